@@ -11,6 +11,14 @@
     "data": [
         "security/whatsapp_security.xml",
         "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
+        "views/whatsapp_account_views.xml",
+        "views/whatsapp_webhook_event_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/whatsapp_menus.xml",
+    ],
+    "demo": [
+        "demo/whatsapp_account_demo.xml",
     ],
     "application": True,
 }

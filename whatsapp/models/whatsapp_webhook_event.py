@@ -1,0 +1,226 @@
+import hashlib
+import json
+import logging
+import traceback
+from datetime import timedelta
+
+from odoo import SUPERUSER_ID, api, fields, models
+from odoo.tools import SQL
+from psycopg2 import errors as pg_errors
+
+_logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8  # after this many failures an event stays failed, visible, and is only reprocessed by hand
+CRON_BATCH = 200  # events processed per cron run
+FIRST_DISPATCH_GRACE = timedelta(minutes=2)  # the request dispatches new events itself; the cron is the net
+RETENTION_DAYS = 30  # done/ignored events are vacuumed after this
+
+
+def canonical_json(value):
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def dedupe_key(account_id, field, value_json, entry_time=None):
+    """Identity of a change: Meta redelivers the same payload on retries (at-least-once)."""
+    raw = f"{account_id}|{field}|{entry_time or ''}|{value_json}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class WhatsAppWebhookEvent(models.Model):
+    """Durable inbox of verified webhook changes.
+
+    The controller stores every change of a signed payload here (one statement, duplicates ignored through
+    the unique ``dedupe_key``), commits, then dispatches: a change with ``field == "x"`` is handled by
+    ``account._webhook_x(value, event)``. A handler that raises leaves the event ``failed`` with its error;
+    the cron retries it with exponential backoff, an administrator can reprocess it by hand.
+    """
+
+    _name = "whatsapp.webhook.event"
+    _description = "WhatsApp Webhook Event"
+    _order = "id desc"
+    _rec_name = "field"
+
+    account_id = fields.Many2one(
+        "whatsapp.account", "Account", index=True, ondelete="set null", readonly=True
+    )
+    field = fields.Char(required=True, readonly=True, index=True)
+    value = fields.Text("Value (JSON)", required=True, readonly=True)
+    entry_uid = fields.Char("Entry ID", readonly=True, help="The WABA id of the webhook entry.")
+    dedupe_key = fields.Char(required=True, readonly=True)
+    state = fields.Selection(
+        [("pending", "Pending"), ("done", "Done"), ("failed", "Failed"), ("ignored", "Ignored")],
+        default="pending",
+        required=True,
+        readonly=True,
+        index=True,
+    )
+    error = fields.Text(readonly=True)
+    attempts = fields.Integer(readonly=True)
+    next_attempt = fields.Datetime(readonly=True)
+
+    _sql_constraints = [("dedupe_key_unique", "unique(dedupe_key)", "This webhook change is already stored.")]
+
+    # ------------------------------------------------------------
+    # STORE
+    # ------------------------------------------------------------
+
+    @api.model
+    def _store_changes(self, changes):
+        """Insert the changes of one payload in one statement; duplicates are skipped.
+
+        Run it first in its transaction and commit right after: under Odoo's REPEATABLE READ isolation a
+        concurrent insert of the same key raises a serialization failure, on which the transaction is rolled
+        back and the insert retried once (it then sees the committed row and inserts nothing).
+
+        :param list changes: tuples ``(account_id, field, value, entry_uid, entry_time)``, value a dict
+        :return: ids of the events created by this call (not those already there)
+        """
+        if not changes:
+            return []
+        now = self.env.cr.now()
+        rows = []
+        for account_id, field, value, entry_uid, entry_time in changes:
+            value_json = canonical_json(value)
+            rows.append(
+                SQL(
+                    "(%s, %s, %s, %s, %s, 'pending', 0, %s, %s, %s, %s, %s)",
+                    account_id,
+                    field,
+                    value_json,
+                    entry_uid,
+                    dedupe_key(account_id, field, value_json, entry_time),
+                    now + FIRST_DISPATCH_GRACE,
+                    self.env.uid,
+                    now,
+                    self.env.uid,
+                    now,
+                )
+            )
+        query = SQL(
+            """INSERT INTO whatsapp_webhook_event (account_id, field, value, entry_uid, dedupe_key, state, attempts,
+                                                   next_attempt, create_uid, create_date, write_uid, write_date)
+               VALUES %s ON CONFLICT (dedupe_key) DO NOTHING RETURNING id""",
+            SQL(", ").join(rows),
+        )
+        for retry in (True, False):
+            try:
+                self.env.cr.execute(query)
+                return [row[0] for row in self.env.cr.fetchall()]
+            except pg_errors.SerializationFailure:
+                if not retry:
+                    raise
+                self.env.cr.rollback()
+        return []
+
+    # ------------------------------------------------------------
+    # DISPATCH
+    # ------------------------------------------------------------
+
+    def _process(self):
+        """Dispatch the events of ``self`` still pending or failed that no other worker holds.
+
+        Each handler runs in a savepoint as superuser: a failure rolls back its own writes only and is
+        recorded on the event (state, error with traceback, attempts, next attempt with backoff).
+
+        :return: number of events processed
+        """
+        if not self.ids:
+            return 0
+        self.flush_model()
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                """SELECT id, account_id, field, value, attempts FROM whatsapp_webhook_event
+                    WHERE id IN %s AND state IN ('pending', 'failed') ORDER BY id FOR UPDATE SKIP LOCKED""",
+                tuple(self.ids),
+            )
+        )
+        rows = cr.fetchall()
+        su_events = self.with_user(SUPERUSER_ID)
+        su_accounts = self.env["whatsapp.account"].with_user(SUPERUSER_ID).with_context(active_test=False)
+        outcome = {"done": [], "ignored": []}
+        now = cr.now()
+        for event_id, account_id, field, value, attempts in rows:
+            account = su_accounts.browse(account_id) if account_id else su_accounts
+            handler = (
+                getattr(account, "_webhook_" + field, None) if account and field.isidentifier() else None
+            )
+            if handler is None:
+                _logger.info("WhatsApp webhook event %s: no handler for field %r, ignored", event_id, field)
+                outcome["ignored"].append(event_id)
+                continue
+            try:
+                with cr.savepoint():
+                    handler(json.loads(value), su_events.browse(event_id))
+            except Exception:  # any handler failure is kept on the event for a retry
+                _logger.exception("WhatsApp webhook event %s (%s) failed", event_id, field)
+                attempts += 1
+                delay = timedelta(minutes=min(2 ** (attempts - 1), 360))
+                cr.execute(
+                    SQL(
+                        """UPDATE whatsapp_webhook_event SET state = 'failed', error = %s, attempts = %s,
+                                  next_attempt = %s, write_date = %s WHERE id = %s""",
+                        traceback.format_exc(),
+                        attempts,
+                        now + delay if attempts < MAX_ATTEMPTS else None,
+                        now,
+                        event_id,
+                    )
+                )
+            else:
+                outcome["done"].append(event_id)
+        for state, ids in outcome.items():
+            if ids:
+                cr.execute(
+                    SQL(
+                        """UPDATE whatsapp_webhook_event SET state = %s, error = NULL, next_attempt = NULL,
+                                  attempts = attempts + 1, write_date = %s WHERE id IN %s""",
+                        state,
+                        now,
+                        tuple(ids),
+                    )
+                )
+        self.invalidate_model(["state", "error", "attempts", "next_attempt", "write_date"])
+        return len(rows)
+
+    @api.model
+    def _cron_process_events(self, limit=CRON_BATCH):
+        """Retry due pending/failed events, oldest first; ``SKIP LOCKED`` keeps two workers apart."""
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM whatsapp_webhook_event
+                    WHERE state IN ('pending', 'failed') AND attempts < %s
+                      AND (next_attempt IS NULL OR next_attempt <= %s)
+                 ORDER BY next_attempt NULLS FIRST, id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                MAX_ATTEMPTS,
+                self.env.cr.now(),
+                limit,
+            )
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        self.browse(ids)._process()
+        if len(ids) >= limit:
+            self.env.ref("whatsapp.ir_cron_whatsapp_webhook_event_process")._trigger()
+
+    def action_reprocess(self):
+        """Reprocess by hand, whatever the number of attempts (done events are left alone)."""
+        events = self.filtered(lambda e: e.state != "done")
+        events.write({"state": "pending"})
+        count = events._process()
+        failed = events.filtered(lambda e: e.state == "failed")
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "warning" if failed else "success",
+                "message": self.env._(
+                    "%(count)s event(s) reprocessed, %(failed)s failed.", count=count, failed=len(failed)
+                ),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    @api.autovacuum
+    def _gc_processed_events(self):
+        limit_date = fields.Datetime.now() - timedelta(days=RETENTION_DAYS)
+        self.search([("state", "in", ("done", "ignored")), ("create_date", "<", limit_date)]).unlink()
