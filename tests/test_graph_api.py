@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from _whatsapp_tools import graph_api, meta_errors
 from _whatsapp_tools.graph_api import GraphClient, LoopbackOnlyError, WhatsAppApiError
 
@@ -152,6 +153,24 @@ def test_constructor_normalises_values():
     assert client.timeout == (7, 7)
     assert not client.only_loopback
     assert GraphClient().base_url == "https://graph.facebook.com"
+
+
+def test_timeouts_survive_odoo_test_harness(meta, client, monkeypatch):
+    """Odoo's test cases patch ``Session.send`` and run ``timeout < 10`` (odoo/tests/common.py)."""
+    original, seen = requests.Session.send, []
+
+    def odoo_like_send(session, request, **kwargs):
+        timeout = kwargs.get("timeout")
+        if timeout and timeout < 10:
+            kwargs["timeout"] = 10
+        seen.append(kwargs["timeout"])
+        return original(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", odoo_like_send)
+    meta.respond = lambda req: (200, {"id": PNID}, {})
+    assert client.phone_number_info() == {"id": PNID}  # (2, 5): raised to 10 s by the harness
+    assert make_client(meta, timeout=(5, 20)).phone_number_info() == {"id": PNID}
+    assert seen == [10, (5, 20)]
 
 
 # ------------------------------------------------------------------------------------------------

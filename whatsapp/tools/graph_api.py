@@ -596,10 +596,25 @@ def _fields(fields):
     return fields if isinstance(fields, str) else ",".join(fields)
 
 
+class _Timeout(tuple):
+    """A ``(connect, read)`` tuple that also compares with a number, by its longest part.
+
+    Odoo's test harness patches ``requests.Session.send`` and evaluates ``timeout < 10`` to raise
+    short timeouts to 10 s; a plain tuple makes that comparison raise ``TypeError``.
+    """
+
+    __slots__ = ()
+
+    def __lt__(self, other):
+        if isinstance(other, int | float):
+            return None not in self and max(self) < other
+        return tuple.__lt__(self, other)
+
+
 def _as_timeout(timeout):
-    if isinstance(timeout, (tuple, list)):
-        return tuple(timeout)
-    return (timeout, timeout)
+    if isinstance(timeout, tuple | list):
+        return _Timeout(timeout)
+    return _Timeout((timeout, timeout))
 
 
 def _as_int(value):
