@@ -1,0 +1,63 @@
+"""``python3 -m meta_sandbox --port 8190 --callback http://127.0.0.1:8069/whatsapp/webhook``"""
+
+import argparse
+import logging
+import signal
+import threading
+
+from . import DEMO_ACCOUNT, Sandbox
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python3 -m meta_sandbox", description="Local WhatsApp Cloud API sandbox"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8190)
+    parser.add_argument("--callback", default=None, help="webhook callback URL (Odoo's /whatsapp/webhook)")
+    parser.add_argument(
+        "--app-secret", default=None, help="sign webhooks with this secret (default: the account's)"
+    )
+    parser.add_argument(
+        "--auto-approve", action="store_true", help="approve new and edited templates at once"
+    )
+    parser.add_argument("--status-delay", type=float, default=0.0, help="seconds between sent/delivered/read")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every Graph answer")
+    parser.add_argument("--no-window", action="store_true", help="do not enforce the 24-hour window")
+    parser.add_argument("--no-validate", action="store_true", help="debug only: skip spec validation")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+
+    sb = Sandbox(
+        args.host,
+        args.port,
+        validate=not args.no_validate,
+        auto_approve=args.auto_approve,
+        enforce_window=not args.no_window,
+    )
+    sb.add_account(**DEMO_ACCOUNT, latency=args.latency)
+    sb.set_webhook(args.callback, args.app_secret)
+    sb.set_status_flow(["sent", "delivered", "read"], delay=args.status_delay)
+    sb.start()
+    print(
+        f"Meta sandbox listening on {sb.url} (Graph base URL; phone_number_id {DEMO_ACCOUNT['phone_number_id']}, "
+        f"token {DEMO_ACCOUNT['token']}); webhooks -> {args.callback or 'nowhere'}",
+        flush=True,
+    )
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sb.stop()
+        print("Meta sandbox stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Control HTTP API under ``/_sandbox/`` (JSON in, JSON out), mirroring the Python API.
+
+GET  /_sandbox/state                      accounts, templates, faults, flows, counts
+GET  /_sandbox/messages?phone=            conversations (per customer number, both directions)
+GET  /_sandbox/webhooks                   delivered webhooks with the callback's HTTP status
+POST /_sandbox/accounts                   {phone_number_id, waba_id, app_id, token, app_secret, ...}
+POST /_sandbox/webhook                    {callback_url, app_secret?}
+POST /_sandbox/faults                     {endpoint, kind, count?, delay?, http_status?, code?, ...} | {clear: true}
+POST /_sandbox/status_flow                {statuses, delay?, error_code?, phone?}
+POST /_sandbox/inbound                    {phone_number_id, from, text?, name?, message?}  -> {wamid}
+POST /_sandbox/status                     {wamid, status, errors?}
+POST /_sandbox/template_decision          {template_id, status, reason?}
+POST /_sandbox/templates                  {waba_id, name, language, category, components, status?}
+POST /_sandbox/send_webhook               {field, value, waba_id?}
+POST /_sandbox/reset                      {}
+POST /_sandbox/wait_idle                  {timeout?}
+"""
+
+from .server import Response
+
+
+def _error(status, message):
+    return Response(status, {"error": {"message": message}})
+
+
+def _state(sb):
+    return {
+        "url": sb.url,
+        "callback_url": sb.callback_url,
+        "validate": sb.validate,
+        "auto_approve": sb.auto_approve,
+        "enforce_window": sb.enforce_window,
+        "accounts": [
+            {**a.phone_info(), "waba_id": a.waba_id, "app_id": a.app_id, "latency": a.latency}
+            for a in sb.state.accounts.values()
+        ],
+        "templates": sb.templates,
+        "faults": sb.faults.describe(),
+        "status_flows": {k or "*": v for k, v in sb._flows.items()},
+        "counts": {
+            "requests": len(sb.state.requests),
+            "sent_messages": len(sb.state.sent_messages),
+            "webhooks": len(sb.webhooks),
+            "media": len(sb.state.media),
+        },
+    }
+
+
+def _webhook_view(record):
+    return {k: v for k, v in record.items() if k not in ("body",)}
+
+
+def handle(sb, req):
+    name = req.parts[1] if len(req.parts) > 1 else ""
+    try:
+        data = req.json() or {}
+    except ValueError:
+        return _error(400, "invalid JSON body")
+    if not isinstance(data, dict):
+        return _error(400, "the body must be a JSON object")
+    try:
+        if req.method == "GET":
+            if name == "state":
+                return Response(200, _state(sb))
+            if name == "messages":
+                return Response(200, {"conversations": sb.messages(req.query.get("phone"))})
+            if name == "webhooks":
+                return Response(200, {"webhooks": [_webhook_view(r) for r in sb.webhooks]})
+            return _error(404, f"unknown control endpoint {name!r}")
+        if req.method != "POST":
+            return _error(405, "use GET or POST")
+        return _post(sb, name, data)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        return _error(400, f"{type(e).__name__}: {e}")
+
+
+def _post(sb, name, data):
+    if name == "accounts":
+        acc = sb.add_account(**data)
+        return Response(200, {"phone_number_id": acc.phone_number_id})
+    if name == "webhook":
+        sb.set_webhook(data.get("callback_url"), data.get("app_secret"))
+        return Response(200, {"success": True})
+    if name == "faults":
+        if data.get("clear"):
+            sb.clear_faults(data.get("endpoint"))
+        else:
+            delay = data.pop("delay", 0.0)
+            sb.set_fault(
+                data.pop("endpoint", "*"), data.pop("kind"), data.pop("count", None), delay=delay, **data
+            )
+        return Response(200, {"faults": sb.faults.describe()})
+    if name == "status_flow":
+        sb.set_status_flow(**data)
+        return Response(200, {"success": True})
+    if name == "inbound":
+        pnid = str(data.get("phone_number_id") or next(iter(sb.state.accounts)))
+        if "message" in data:
+            wamid = sb.inbound(
+                pnid, {"from": str(data.get("from", "")), **data["message"]}, name=data.get("name")
+            )
+        else:
+            wamid = sb.inbound_text(
+                pnid, data["from"], data["text"], name=data.get("name"), context=data.get("context")
+            )
+        return Response(200, {"wamid": wamid})
+    if name == "status":
+        sb.status(data["wamid"], data["status"], errors=data.get("errors"))
+        return Response(200, {"success": True})
+    if name == "template_decision":
+        sb.template_decision(str(data["template_id"]), data["status"], reason=data.get("reason"))
+        return Response(200, {"success": True})
+    if name == "templates":
+        tmpl = sb.add_template(**data)
+        return Response(200, {"id": tmpl.id})
+    if name == "send_webhook":
+        sb.send_webhook(data["field"], data["value"], data.get("waba_id"))
+        return Response(200, {"success": True})
+    if name == "reset":
+        sb.reset()
+        return Response(200, {"success": True})
+    if name == "wait_idle":
+        return Response(200, {"idle": sb.wait_idle(float(data.get("timeout", 10)))})
+    return _error(404, f"unknown control endpoint {name!r}")

@@ -1,0 +1,371 @@
+"""The ``Sandbox`` object: Python API over the state, the HTTP server and the webhook worker."""
+
+import threading
+import time
+
+from . import control, graph
+from .faults import Fault, FaultTable
+from .server import SandboxHTTPServer
+from .state import Account, Media, State, Template, new_wamid
+from .webhooks import WebhookWorker, envelope, metadata, status_error
+
+STATUS_EVENTS = (
+    "APPROVED",
+    "REJECTED",
+    "PAUSED",
+    "DISABLED",
+    "PENDING",
+    "FLAGGED",
+    "REINSTATED",
+    "IN_APPEAL",
+    "PENDING_DELETION",
+    "DELETED",
+    "LIMIT_EXCEEDED",
+    "ARCHIVED",
+    "UNARCHIVED",
+    "LOCKED",
+    "UNLOCKED",
+)
+
+
+class Sandbox:
+    """A local stand-in for the WhatsApp Cloud API (see package docstring for the full API)."""
+
+    def __init__(
+        self,
+        host="127.0.0.1",
+        port=0,
+        *,
+        validate=True,
+        auto_approve=False,
+        auto_approve_delay=0.0,
+        enforce_window=True,
+        clock=time.time,
+        webhook_workers=4,
+        webhook_timeout=10.0,
+        template_limit=250,
+    ):
+        self.host, self.port = host, port
+        self.validate = validate
+        self.auto_approve = auto_approve
+        self.auto_approve_delay = auto_approve_delay
+        self.enforce_window = enforce_window
+        self.template_limit = template_limit
+        self.state = State(clock=clock)
+        self.faults = FaultTable()
+        self.callback_url = None
+        self._callback_secret = None
+        self._flows = {None: {"statuses": ["sent", "delivered", "read"], "delay": 0.0, "error": None}}
+        self._stop_event = threading.Event()
+        self._server = None
+        self._thread = None
+        self.running = False
+        self._worker = WebhookWorker(self, partitions=webhook_workers, timeout=webhook_timeout)
+        self.url = None
+
+    # lifecycle ----------------------------------------------------------------------------------------
+    def start(self):
+        if self.validate:
+            from .spec import _schemas  # noqa: PLC0415 - warm the validator cache before the first request
+
+            _schemas()
+        self._server = SandboxHTTPServer((self.host, self.port), self)
+        self.port = self._server.server_address[1]
+        self.url = f"http://{self.host}:{self.port}"
+        self._stop_event.clear()
+        self.running = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="meta-sandbox-http",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self.running = False
+        self._stop_event.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self._worker.stop()
+
+    def __enter__(self):
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def sleep(self, seconds):
+        """Sleep, but wake up when the sandbox stops (so ``stop()`` never hangs on a simulated timeout)."""
+        self._stop_event.wait(seconds)
+
+    def dispatch(self, req):
+        if req.parts and req.parts[0] == "_sandbox":
+            return control.handle(self, req)
+        return graph.handle(self, req)
+
+    # configuration ------------------------------------------------------------------------------------
+    def add_account(self, phone_number_id, waba_id, app_id, token, app_secret, **fields):
+        """Add (or replace) a phone number. ``fields``: display_phone_number, verified_name, quality_rating,
+        throughput_level, name_status, code_verification_status, messaging_limit, platform_type, account_mode,
+        latency (seconds added to every request on this account's nodes), extra (dict merged into GET /{pnid})."""
+        acc = Account(str(phone_number_id), str(waba_id), str(app_id), token, app_secret, **fields)
+        with self.state.lock:
+            self.state.accounts[acc.phone_number_id] = acc
+        return acc
+
+    def update_account(self, phone_number_id, **fields):
+        acc = self.state.accounts[str(phone_number_id)]
+        for key, value in fields.items():
+            if not hasattr(acc, key):
+                raise AttributeError(key)
+            setattr(acc, key, value)
+        return acc
+
+    def set_latency(self, phone_number_id, seconds):
+        self.update_account(phone_number_id, latency=float(seconds))
+
+    def set_webhook(self, callback_url, app_secret=None):
+        """Where webhooks go (None disables delivery; they are still recorded). ``app_secret`` overrides the
+        per-account app secret used for signing."""
+        self.callback_url = callback_url
+        self._callback_secret = app_secret
+
+    def secret_for(self, waba_id):
+        """App secret signing the webhooks of ``waba_id`` (``set_webhook(app_secret=...)`` wins)."""
+        if self._callback_secret:
+            return self._callback_secret
+        acc = self.state.account_by_waba(waba_id)
+        return acc.app_secret if acc else None
+
+    def set_fault(self, endpoint, kind, count=None, delay=0.0, **kwargs):
+        """Inject a fault. ``endpoint``: messages|media|templates|uploads|phone|*; ``kind``: delay|5xx|timeout|
+        429|131047|190|error; ``count``: number of requests hit (None = all); ``delay``: seconds or (min, max);
+        kwargs: http_status, code, subcode, message, drop (timeout: close the connection instead of answering).
+        """
+        self.faults.set(endpoint, Fault(kind=str(kind), count=count, delay=delay, **kwargs))
+
+    def clear_faults(self, endpoint=None):
+        self.faults.clear(endpoint)
+
+    def set_status_flow(
+        self,
+        statuses=("sent", "delivered", "read"),
+        delay=0.0,
+        error_code=None,
+        error_title=None,
+        error_details=None,
+        phone=None,
+    ):
+        """Statuses sent after each accepted message (``delay`` seconds apart). A ``"failed"`` status carries
+        Meta's error object for ``error_code`` (default 131026). ``phone`` limits the flow to one recipient."""
+        statuses = [str(s) for s in statuses]
+        for s in statuses:
+            if s not in ("sent", "delivered", "read", "failed", "played"):
+                raise ValueError(f"unknown status {s!r}")
+        error = None
+        if "failed" in statuses:
+            error = status_error(error_code or 131026, error_title, error_details)
+        key = "".join(c for c in phone if c.isdigit()) if phone else None
+        self._flows[key] = {"statuses": statuses, "delay": float(delay), "error": error}
+
+    def add_template(
+        self,
+        waba_id,
+        name,
+        language="en_US",
+        category="UTILITY",
+        components=None,
+        status="APPROVED",
+        parameter_format="POSITIONAL",
+        **fields,
+    ):
+        """Create a template directly (no webhook), e.g. as a test fixture."""
+        components = components or [{"type": "BODY", "text": "Hello"}]
+        with self.state.lock:
+            tmpl = Template(
+                id=self.state.next_id("9"),
+                waba_id=str(waba_id),
+                name=name,
+                language=language,
+                category=category,
+                components=components,
+                status=status,
+                parameter_format=parameter_format,
+                **fields,
+            )
+            self.state.templates[tmpl.id] = tmpl
+        return tmpl
+
+    def add_media(self, data, mime_type, filename="file", phone_number_id=None):
+        """Store media (as if uploaded) and return the ``Media`` record; its ``id`` works with GET /{media-id}."""
+        pnid = str(phone_number_id or next(iter(self.state.accounts)))
+        item = Media(
+            id=self.state.next_id("7"),
+            data=bytes(data),
+            mime_type=mime_type,
+            filename=filename,
+            phone_number_id=pnid,
+        )
+        with self.state.lock:
+            self.state.media[item.id] = item
+        return item
+
+    def reset(self):
+        """Forget messages, templates, media, requests, webhooks, faults and flows (accounts stay)."""
+        self._worker.clear()
+        self.state.reset()
+        self.faults.clear()
+        self._flows = {None: {"statuses": ["sent", "delivered", "read"], "delay": 0.0, "error": None}}
+
+    # observation --------------------------------------------------------------------------------------
+    @property
+    def requests(self):
+        return list(self.state.requests)
+
+    @property
+    def sent_messages(self):
+        return list(self.state.sent_messages)
+
+    @property
+    def templates(self):
+        return [{**t.to_graph(), "waba_id": t.waba_id} for t in self.state.templates.values()]
+
+    @property
+    def webhooks(self):
+        return list(self._worker.records)
+
+    def messages(self, phone=None):
+        return self.state.conversation_list(phone)
+
+    def wait_idle(self, timeout=10.0):
+        """Wait until every queued webhook has been delivered. Returns False on timeout."""
+        return self._worker.wait_idle(timeout)
+
+    # webhooks -----------------------------------------------------------------------------------------
+    def send_webhook(self, field, value, waba_id=None, delay=0.0, key=""):
+        """Send any change (``field``/``value``) for ``waba_id`` (default: first account's WABA)."""
+        waba_id = str(waba_id or next(iter(self.state.accounts.values())).waba_id)
+        payload = envelope(waba_id, field, value, with_time=field != "messages")
+        return self._worker.enqueue(payload, key=key, delay=delay)
+
+    def inbound(self, phone_number_id, message, contact=None, name=None):
+        """Send an inbound customer message (a Meta ``messages[]`` object; ``from``/``id``/``timestamp`` are
+        filled in when missing). Returns the wamid."""
+        acc = self.state.accounts[str(phone_number_id)]
+        message = dict(message)
+        now = self.state.clock()
+        message.setdefault("id", new_wamid())
+        message.setdefault("timestamp", str(int(now)))
+        if contact is None:
+            wa_id = "".join(c for c in str(message.get("from", "")) if c.isdigit())
+            contact = {"profile": {"name": name or self.state.customers.get(wa_id) or wa_id}, "wa_id": wa_id}
+        wa_id = contact.get("wa_id") or message.get("from")
+        message.setdefault("from", wa_id)
+        self.state.customers[wa_id] = contact.get("profile", {}).get("name")
+        self.state.record_message(
+            {
+                "wamid": message["id"],
+                "direction": "in",
+                "phone_number_id": acc.phone_number_id,
+                "wa_id": wa_id,
+                "type": message.get("type"),
+                "payload": message,
+                "status": "received",
+                "time": now,
+            }
+        )
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": metadata(acc),
+            "contacts": [contact],
+            "messages": [message],
+        }
+        self.send_webhook("messages", value, acc.waba_id, key=wa_id)
+        return message["id"]
+
+    def inbound_text(self, phone_number_id, from_, text, name=None, context=None):
+        message = {"from": str(from_), "type": "text", "text": {"body": text}}
+        if context:
+            message["context"] = (
+                context
+                if isinstance(context, dict)
+                else {"from": self.state.accounts[str(phone_number_id)].display_digits, "id": context}
+            )
+        return self.inbound(phone_number_id, message, name=name)
+
+    def status(self, wamid, status, errors=None, delay=0.0, pricing=True):
+        """Push one status webhook for an outbound message by hand."""
+        record = self.state.messages_by_wamid[wamid]
+        acc = self.state.accounts[record["phone_number_id"]]
+        item = {
+            "id": wamid,
+            "status": status,
+            "timestamp": str(int(self.state.clock() + delay)),
+            "recipient_id": record["wa_id"],
+        }
+        if errors is not None:
+            item["errors"] = [status_error(e) if isinstance(e, int) else e for e in errors]
+        elif status == "failed":
+            item["errors"] = [status_error(131026)]
+        if pricing and status in ("sent", "delivered"):
+            tmpl = self.state.templates.get(record.get("template_id", ""))
+            category = tmpl.category.lower() if tmpl else "service"
+            item["pricing"] = {
+                "billable": True,
+                "pricing_model": "PMP",
+                "category": category,
+                "type": "regular" if tmpl else "free_customer_service",
+            }
+        if "biz_opaque_callback_data" in record["payload"]:
+            item["biz_opaque_callback_data"] = record["payload"]["biz_opaque_callback_data"]
+        record["status"] = status
+        value = {"messaging_product": "whatsapp", "metadata": metadata(acc), "statuses": [item]}
+        return self.send_webhook("messages", value, acc.waba_id, delay=delay, key=wamid)
+
+    def _schedule_statuses(self, acc, record, window_closed=False):
+        flow = self._flows.get(record["wa_id"]) or self._flows[None]
+        statuses, error = flow["statuses"], flow["error"]
+        if window_closed:
+            statuses, error = ["failed"], status_error(131047)
+        for i, st in enumerate(statuses):
+            self.status(
+                record["wamid"], st, errors=[error] if st == "failed" else None, delay=flow["delay"] * (i + 1)
+            )
+
+    def template_decision(self, template_id, status, reason=None, delay=0.0, **extra):
+        """Change a template's status and send ``message_template_status_update``. ``status``: APPROVED |
+        REJECTED (``reason`` e.g. INVALID_FORMAT) | PAUSED | DISABLED | any Meta event name."""
+        status = status.upper()
+        if status not in STATUS_EVENTS:
+            raise ValueError(f"unknown template status {status!r}")
+        tmpl = self.state.templates[str(template_id)]
+        value = {
+            "event": status,
+            "message_template_id": int(tmpl.id),
+            "message_template_name": tmpl.name,
+            "message_template_language": tmpl.language,
+            "reason": reason or "NONE",
+        }
+        if status in ("APPROVED", "REJECTED", "PAUSED", "DISABLED", "PENDING"):
+            tmpl.status = status
+        if status == "REJECTED":
+            tmpl.rejected_reason = reason or "NONE"
+        if status == "PAUSED":
+            tmpl.pauses += 1
+            title = "FIRST_PAUSE" if tmpl.pauses == 1 else "SECOND_PAUSE"
+            value["other_info"] = {
+                "title": title,
+                "description": f"Your template has been paused for {3 * tmpl.pauses} hours due to low quality.",
+            }
+        if status in ("DISABLED", "FLAGGED"):
+            value["disable_info"] = {
+                "disable_date": str(int(self.state.clock()) + (0 if status == "DISABLED" else 7 * 86400))
+            }
+        value.update(extra)
+        return self.send_webhook(
+            "message_template_status_update", value, tmpl.waba_id, delay=delay, key=tmpl.id
+        )
