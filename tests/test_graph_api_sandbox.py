@@ -121,6 +121,10 @@ def test_templates_crud_and_paging(sb, client):
     assert len(pages) >= 3, "five templates by two per page are three pages"
     one = client.get_template(created[0]["id"])
     assert one["name"] == "order_shipped_0"
+    with pytest.raises(WhatsAppApiError) as pending:
+        client.update_template(created[0]["id"], {"components": template_payload("x")["components"]})
+    assert pending.value.category == "param"  # a template in review cannot be edited
+    sb.template_decision(created[0]["id"], "REJECTED", reason="INVALID_FORMAT")
     client.update_template(created[0]["id"], {"components": template_payload("x")["components"]})
     client.delete_template(name="order_shipped_4")
     remaining = {t["name"] for t in client.list_templates()}
