@@ -1,0 +1,1 @@
+"""Helpers of the project launcher ``./dev`` (stdlib only, Python >= 3.10)."""

@@ -1,0 +1,202 @@
+"""``./dev test``: the pure tests (pytest over tests/) and the Odoo tests of the addons, one verdict.
+
+Every skipped test counts as a failure (a tour skipped for want of Chromium must never pass), and
+so does any ERROR/CRITICAL logged by Odoo outside a test, or a run without Odoo's final
+``N failed, N error(s) of N tests`` line.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+from . import venv
+from .common import ADDONS, LOCAL, LOGS, ROOT, Fatal, apt_install, free_port, say, warn
+
+LOG_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (\w+) (\S+) ([\w.]+): (.*)$")
+FINAL_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
+SKIP_RE = re.compile(r"^skipped (.+?) : (.*)$")
+SHOWN_INFO = re.compile(r"Loading \d+ modules|Modules loaded|modules loaded in|init db|Starting post-install")
+CHROME_BINS = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
+
+
+@dataclass
+class Tally:
+    passed: int = 0
+    failed: int = 0
+    problems: list = field(default_factory=list)
+
+    def fail(self, what, count=1):
+        self.failed += count
+        self.problems.append(what)
+
+
+def run_pure(python, tally):
+    tests = ROOT / "tests"
+    if not tests.is_dir():
+        say("pure tests: no tests/ directory")
+        return
+    LOGS.mkdir(parents=True, exist_ok=True)
+    junit = LOGS / "pytest.xml"
+    junit.unlink(missing_ok=True)
+    say("pure tests: pytest tests/")
+    cmd = [str(python), "-m", "pytest", "tests", "-q", "-rs", "-p", "no:cacheprovider", f"--junitxml={junit}"]
+    rc = subprocess.run(cmd, cwd=ROOT).returncode
+    if rc == 5:
+        say("pure tests: none collected")
+        return
+    if not junit.exists():
+        tally.fail(f"pytest exited with {rc} and wrote no report")
+        return
+    root = ET.parse(junit).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    for case in (c for s in suites for c in s.iter("testcase")):
+        name = f"{case.get('classname')}.{case.get('name')}"
+        bad = case.find("failure") if case.find("failure") is not None else case.find("error")
+        skip = case.find("skipped")
+        if bad is not None:
+            tally.fail(f"pytest {bad.tag}: {name}")
+        elif skip is not None:
+            tally.fail(f"pytest skipped (counted as failed): {name}: {skip.get('message')}")
+        else:
+            tally.passed += 1
+    if rc not in (0, 1) and not tally.failed:
+        tally.fail(f"pytest exited with {rc}")
+
+
+def ensure_browser(python):
+    """Odoo skips tours without Chromium or websocket-client: provide both when we may."""
+    if subprocess.run([str(python), "-c", "import websocket"], capture_output=True).returncode:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "websocket-client"], check=False)
+    if not any(shutil.which(b) for b in CHROME_BINS) and not apt_install("chromium"):
+        warn("Chromium not found and cannot be installed here: every tour will be SKIPPED and count as failed")
+
+
+def _odoo_cmd(python, odoo, pg, db, modules, tags):
+    return [
+        *odoo.command(python),
+        f"--addons-path={odoo.addons_path}",
+        *pg.odoo_args(),
+        f"--data-dir={LOCAL / 'odoo-data'}",
+        "-d", db, "-i", ",".join(modules), "--without-demo=all",
+        "--test-enable", f"--test-tags={tags}",
+        "--stop-after-init", "--log-level=info", "--max-cron-threads=0",
+        f"--http-port={free_port()}", f"--gevent-port={free_port()}",
+    ]  # fmt: skip
+
+
+def run_odoo(python, odoo, pg, tally, modules=ADDONS, tags=None, keep_db=False):
+    tags = tags or ",".join(f"/{m}" for m in modules)
+    db = f"wa_test_{os.getpid()}_{int(time.time())}"
+    LOGS.mkdir(parents=True, exist_ok=True)
+    logfile = LOGS / f"odoo-test-{db}.log"
+    cmd = _odoo_cmd(python, odoo, pg, db, modules, tags)
+    say(f"Odoo tests: database {db}, Odoo {odoo.version} at {odoo.root}, PostgreSQL {pg.describe()}")
+    say(f"full log: {logfile.relative_to(ROOT)}")
+    started = time.time()
+    final, in_test, show_cont = None, False, False
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=odoo.env(), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+    )  # fmt: skip
+    try:
+        with open(logfile, "w") as log:
+            for line in proc.stdout:
+                log.write(line)
+                m = LOG_RE.match(line.rstrip("\n"))
+                if not m:
+                    if show_cont:
+                        print("    " + line, end="")
+                    continue
+                level, logger, msg = m.group(1), m.group(3), m.group(4)
+                is_test = ".tests" in logger
+                if msg.startswith("Starting ") and is_test:
+                    in_test = True
+                elif logger.startswith(("odoo.modules", "odoo.service", "odoo.registry")):
+                    in_test = False
+                show = level in ("WARNING", "ERROR", "CRITICAL") or bool(SHOWN_INFO.search(msg))
+                if FINAL_RE.search(msg):
+                    final, show = FINAL_RE.search(msg), True
+                elif (skip := SKIP_RE.match(msg)) and is_test:
+                    tally.fail(f"Odoo test skipped (counted as failed): {skip.group(1)}: {skip.group(2)}")
+                    show = True
+                elif level in ("ERROR", "CRITICAL") and not is_test and not in_test:
+                    tally.fail(f"Odoo logged {level} outside tests: {logger}: {msg[:200]}")
+                elif msg.startswith("Starting ") and is_test:
+                    print(f"  {msg}", flush=True)
+                if show:
+                    print(f"  {level} {logger}: {msg}", flush=True)
+                show_cont = show and level != "INFO"
+        rc = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait()
+        raise
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if keep_db:
+            say(f"kept database {db}")
+        else:
+            _drop(python, pg, db)
+    say(f"Odoo tests took {time.time() - started:.0f}s (exit status {rc})")
+    if not final:
+        tally.fail(f"Odoo's final test line is missing (exit status {rc}): see {logfile}")
+        return
+    failed, errors, total = (int(g) for g in final.groups())
+    skipped = sum(1 for p in tally.problems if p.startswith("Odoo test skipped"))
+    tally.passed += max(total - failed - errors - skipped, 0)
+    if failed or errors:
+        tally.fail(f"Odoo: {failed} failed, {errors} error(s) of {total} tests", failed + errors)
+    if rc and not (failed or errors):
+        tally.fail(f"odoo-bin exited with status {rc}")
+
+
+def _drop(python, pg, db):
+    try:
+        pg.drop_db(python, db)
+    except Fatal as exc:
+        warn(f"could not drop database {db}: {exc}")
+    shutil.rmtree(LOCAL / "odoo-data" / "filestore" / db, ignore_errors=True)
+
+
+def report(tally, odoo_skip=None):
+    """Print the problems, the skip line if any, then the final line; return the exit status."""
+    if tally.problems:
+        print("\nProblems:")
+        for p in tally.problems:
+            print(f"  - {p}")
+    if odoo_skip:
+        print(f"\nOdoo tests SKIPPED: {odoo_skip}", flush=True)
+    print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
+    return 1 if tally.failed else 0
+
+
+def command(args):
+    from . import odoo_locate, postgres
+
+    tally = Tally()
+    want_pure, want_odoo = not args.odoo or args.pure, not args.pure or args.odoo
+    python = venv.ensure(odoo_deps=False)
+    odoo_skip = None
+    odoo = pg = None
+    if want_odoo:
+        try:
+            odoo = odoo_locate.locate(python)
+        except odoo_locate.OdooMissing as exc:
+            odoo_skip = str(exc)
+    if odoo:
+        python = venv.ensure(odoo_deps=True)
+        pg = postgres.locate(python)
+        ensure_browser(python)
+    if want_pure:
+        run_pure(python, tally)
+    if odoo:
+        modules = args.modules.split(",") if args.modules else list(ADDONS)
+        run_odoo(python, odoo, pg, tally, modules, args.tags, args.keep_db)
+    if odoo_skip and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        tally.fail("Odoo tests cannot be skipped on CI")
+    return report(tally, odoo_skip)
