@@ -21,6 +21,7 @@ _REF = "#/components/schemas/"
 _lock = threading.Lock()
 _state = {}
 _validators = {}
+_fast_checks = {}
 
 
 def _schemas():
@@ -65,6 +66,27 @@ def _validator(name):
         validator = Draft202012Validator({"$ref": ref}, registry=_state["registry"])
         _validators[name] = validator
     return validator
+
+
+def _fast(name):
+    """Compiled yes/no check for ``name`` (None when the schema uses a keyword ``fast`` does not know)."""
+    if name not in _fast_checks:
+        from .fast import Compiler, Unsupported  # noqa: PLC0415
+
+        compiler = _state.setdefault("compiler", Compiler(_schemas()))
+        try:
+            _fast_checks[name] = compiler.ref(name)
+            _fast_checks[name]({})  # force compilation of the lazily referenced parts now
+        except Unsupported:
+            _fast_checks[name] = None
+    return _fast_checks[name]
+
+
+def _errors(name, instance):
+    fast = _fast(name)
+    if fast is not None and fast(instance):
+        return []
+    return list(_validator(name).iter_errors(instance))
 
 
 def _fmt_path(path):
@@ -119,7 +141,7 @@ def request_schema_errors(method, path_template, body):
         body = {**body, "type": "text"}
     if name is None:
         raise KeyError(f"no JSON request schema for {method.upper()} {path_template}")
-    return list(_validator(name).iter_errors(body))
+    return _errors(name, body)
 
 
 class _BodyError:
@@ -142,4 +164,4 @@ def validate_webhook(payload):
     """Validate a webhook payload (the JSON object Meta POSTs to the callback). Returns problems or []."""
     if not isinstance(payload, dict):
         return ["body: the webhook payload must be a JSON object"]
-    return _format(_validator("WebhookPayload").iter_errors(payload))
+    return _format(_errors("WebhookPayload", payload))
