@@ -6,19 +6,22 @@
     "author": "WhatsApp for Odoo contributors",
     "website": "https://github.com/whatsapp-odoo/whatsapp-odoo",
     "license": "LGPL-3",
-    "depends": ["mail", "phone_validation"],
+    "depends": ["mail", "phone_validation", "link_tracker", "portal"],
     "external_dependencies": {"python": ["phonenumbers", "requests"]},
     "data": [
         "security/whatsapp_security.xml",
         "security/ir.model.access.csv",
+        "security/whatsapp_template_security.xml",
         "data/ir_cron_data.xml",
         "views/whatsapp_account_views.xml",
         "views/whatsapp_webhook_event_views.xml",
         "views/res_config_settings_views.xml",
         "views/whatsapp_menus.xml",
+        "views/whatsapp_template_views.xml",
     ],
     "demo": [
         "demo/whatsapp_account_demo.xml",
+        "demo/whatsapp_template_demo.xml",
     ],
     "application": True,
 }
