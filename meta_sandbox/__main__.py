@@ -48,12 +48,12 @@ def main(argv=None):
         flush=True,
     )
     done = threading.Event()
+    # Explicit handlers: a background job started by a non-interactive shell inherits SIGINT ignored.
     signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
     try:
         while not done.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         sb.stop()
         print("Meta sandbox stopped.", flush=True)

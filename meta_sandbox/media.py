@@ -6,7 +6,6 @@ from email.parser import BytesParser
 from email.policy import HTTP
 
 from .server import GraphError, Response
-from .state import Media
 
 # MIME type -> max size in bytes (Meta's supported media, cloud-api-facts §7.5).
 MB = 1024 * 1024

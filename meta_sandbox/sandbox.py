@@ -66,9 +66,9 @@ class Sandbox:
     # lifecycle ----------------------------------------------------------------------------------------
     def start(self):
         if self.validate:
-            from .spec import _schemas  # noqa: PLC0415 - warm the validator cache before the first request
+            from .spec import warm_up  # noqa: PLC0415 - compile validators before the first request
 
-            _schemas()
+            warm_up()
         self._server = SandboxHTTPServer((self.host, self.port), self)
         self.port = self._server.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
@@ -250,7 +250,7 @@ class Sandbox:
         """Send any change (``field``/``value``) for ``waba_id`` (default: first account's WABA)."""
         waba_id = str(waba_id or next(iter(self.state.accounts.values())).waba_id)
         payload = envelope(waba_id, field, value, with_time=field != "messages")
-        return self._worker.enqueue(payload, key=key, delay=delay)
+        return self._worker.enqueue(payload, key=key or waba_id, delay=delay)
 
     def inbound(self, phone_number_id, message, contact=None, name=None):
         """Send an inbound customer message (a Meta ``messages[]`` object; ``from``/``id``/``timestamp`` are

@@ -14,11 +14,18 @@ import threading
 
 from .loader import SPEC_PATH, load_document
 
-__all__ = ["SPEC_PATH", "load_document", "request_schema_errors", "validate_request", "validate_webhook"]
+__all__ = [
+    "SPEC_PATH",
+    "load_document",
+    "request_schema_errors",
+    "validate_request",
+    "validate_webhook",
+    "warm_up",
+]
 
 _URN = "urn:meta-business-messaging-api"
 _REF = "#/components/schemas/"
-_lock = threading.Lock()
+_lock = threading.RLock()
 _state = {}
 _validators = {}
 _fast_checks = {}
@@ -73,13 +80,23 @@ def _fast(name):
     if name not in _fast_checks:
         from .fast import Compiler, Unsupported  # noqa: PLC0415
 
-        compiler = _state.setdefault("compiler", Compiler(_schemas()))
-        try:
-            _fast_checks[name] = compiler.ref(name)
-            _fast_checks[name]({})  # force compilation of the lazily referenced parts now
-        except Unsupported:
-            _fast_checks[name] = None
+        schemas = _schemas()
+        with _lock:  # the compiler is not thread-safe; publish a check only once fully compiled
+            if name not in _fast_checks:
+                compiler = _state.setdefault("compiler", Compiler(schemas))
+                try:
+                    check = compiler.ref(name)
+                except Unsupported:
+                    check = None
+                _fast_checks[name] = check
     return _fast_checks[name]
+
+
+def warm_up():
+    """Parse the spec and compile the validators used on every request (call before serving)."""
+    for name in ("Message", "WebhookPayload", "SandboxMarkRead"):
+        _fast(name)
+        _validator(name)
 
 
 def _errors(name, instance):

@@ -34,7 +34,9 @@ _TYPES = {
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
     "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+    ),
 }
 
 
@@ -137,8 +139,7 @@ class Compiler:
             item_fn = self.compile(schema["items"])
             checks.append(lambda v, f=item_fn: not isinstance(v, list) or all(f(x) for x in v))
         if "allOf" in schema:
-            fns = [self.compile(s) for s in schema["allOf"]]
-            checks.append(lambda v, fns=fns: all(f(v) for f in fns))
+            checks.extend(self._all_of(schema["allOf"]))
         if "anyOf" in schema:
             fns = [self.compile(s) for s in schema["anyOf"]]
             checks.append(lambda v, fns=fns: any(f(v) for f in fns))
@@ -157,7 +158,58 @@ class Compiler:
             return lambda v: True
         if len(checks) == 1:
             return checks[0]
-        return lambda v, checks=tuple(checks): all(c(v) for c in checks)
+        return _all(tuple(checks))
+
+    def _all_of(self, branches):
+        """Compile allOf; discriminator dispatch branches (``if {required: [p], properties: {p: {const: k}}}
+        then X``) on the same property become one dict lookup instead of one ``if`` per value."""
+        tables, others = {}, []
+        for branch in branches:
+            prop = _dispatch_prop(branch)
+            if prop is None:
+                others.append(self.compile(branch))
+            else:
+                const = branch["if"]["properties"][prop]["const"]
+                tables.setdefault(prop, {})[const] = self.compile(branch["then"])
+        checks = others
+        for prop, table in tables.items():
+
+            def lookup(v, prop=prop, table=table):
+                if not isinstance(v, dict):
+                    return True
+                key = v.get(prop, _MISSING)
+                if key is _MISSING or not isinstance(key, (str, int, float)) or isinstance(key, bool):
+                    return True
+                fn = table.get(key)
+                return fn is None or fn(v)
+
+            checks.append(lookup)
+        return checks
+
+
+_MISSING = object()
+
+
+def _dispatch_prop(branch):
+    if set(branch) != {"if", "then"}:
+        return None
+    cond = branch["if"]
+    if set(cond) != {"required", "properties"} or len(cond["required"]) != 1:
+        return None
+    prop = cond["required"][0]
+    if set(cond["properties"]) != {prop} or set(cond["properties"][prop]) != {"const"}:
+        return None
+    return prop
+
+
+def _all(checks):
+    def check(v):
+        for c in checks:
+            if not c(v):
+                return False
+        return True
+
+    return check
 
 
 KNOWN = {

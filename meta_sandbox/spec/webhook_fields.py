@@ -121,7 +121,7 @@ def extend_change_schema(schemas):
         schemas["SandboxWebhook_" + field] = schema
         branches.append(
             {
-                "if": {"properties": {"field": {"const": field}}},
+                "if": {"required": ["field"], "properties": {"field": {"const": field}}},
                 "then": {"properties": {"value": {"$ref": "#/components/schemas/SandboxWebhook_" + field}}},
             }
         )

@@ -81,8 +81,19 @@ BODIES = {
     "audio": {"type": "audio", "audio": MEDIA},
     "video": {"type": "video", "video": {**MEDIA, "caption": "v"}},
     "sticker": {"type": "sticker", "sticker": MEDIA},
-    "location": {"type": "location", "location": {"latitude": 48.85, "longitude": 2.35, "name": "Paris", "address": "x"}},
-    "contacts": {"type": "contacts", "contacts": [{"name": {"formatted_name": "Ana B", "first_name": "Ana"}, "phones": [{"phone": "+33 6", "type": "CELL"}]}]},
+    "location": {
+        "type": "location",
+        "location": {"latitude": 48.85, "longitude": 2.35, "name": "Paris", "address": "x"},
+    },
+    "contacts": {
+        "type": "contacts",
+        "contacts": [
+            {
+                "name": {"formatted_name": "Ana B", "first_name": "Ana"},
+                "phones": [{"phone": "+33 6", "type": "CELL"}],
+            }
+        ],
+    },
     "buttons": {
         "type": "interactive",
         "interactive": {
@@ -96,7 +107,10 @@ BODIES = {
         "interactive": {
             "type": "list",
             "body": {"text": "Pick"},
-            "action": {"button": "Open", "sections": [{"title": "S", "rows": [{"id": "r1", "title": "Row"}]}]},
+            "action": {
+                "button": "Open",
+                "sections": [{"title": "S", "rows": [{"id": "r1", "title": "Row"}]}],
+            },
         },
     },
     "reaction": {"type": "reaction", "reaction": {"message_id": "wamid.X", "emoji": "👍"}},
@@ -120,12 +134,29 @@ def test_every_free_form_type_is_accepted(sb, graph, receiver, kind):
 @pytest.mark.parametrize(
     "payload, code, needle",
     [
-        ({"messaging_product": "whatsapp", "type": "text", "text": {"body": "x"}}, 131008, "'to' is a required"),
+        (
+            {"messaging_product": "whatsapp", "type": "text", "text": {"body": "x"}},
+            131008,
+            "'to' is a required",
+        ),
         ({"messaging_product": "whatsapp", "to": TO, "type": "text", "txt": {"body": "x"}}, 131008, "txt"),
-        ({"messaging_product": "whatsapp", "to": TO, "type": "image", "image": {"id": "1", "link": "x"}}, 131009, "image"),
+        (
+            {"messaging_product": "whatsapp", "to": TO, "type": "image", "image": {"id": "1", "link": "x"}},
+            131009,
+            "image",
+        ),
         ({"messaging_product": "whatsapp", "to": TO, "type": "selfie", "selfie": {}}, 131009, "selfie"),
         (
-            {"messaging_product": "whatsapp", "to": TO, "type": "interactive", "interactive": {"type": "button", "body": {"text": "b"}, "action": {"buttons": [{"type": "reply", "reply": {"id": "a", "title": "x" * 21}}]}}},
+            {
+                "messaging_product": "whatsapp",
+                "to": TO,
+                "type": "interactive",
+                "interactive": {
+                    "type": "button",
+                    "body": {"text": "b"},
+                    "action": {"buttons": [{"type": "reply", "reply": {"id": "a", "title": "x" * 21}}]},
+                },
+            },
             131009,
             "interactive.action",
         ),
@@ -166,7 +197,9 @@ def test_window_closed_free_form_fails_with_131047(sb, graph, receiver):
     sb.enforce_window = False
     r = graph.post(PN, json=text(to="34600000002"))
     sb.wait_idle(5)
-    assert [s["status"] for s in statuses_of(receiver) if s["id"] == r.json()["messages"][0]["id"]][-1] == "read"
+    assert [s["status"] for s in statuses_of(receiver) if s["id"] == r.json()["messages"][0]["id"]][
+        -1
+    ] == "read"
 
 
 def test_status_flow_failed_with_code_and_per_phone(sb, graph, receiver):
@@ -215,22 +248,49 @@ def test_mark_read(sb, graph):
     r = graph.post(PN, json={"messaging_product": "whatsapp", "status": "read", "message_id": wamid})
     assert r.status_code == 200 and r.json() == {"success": True}
     assert sb.messages(TO)[0]["messages"][0]["status"] == "read"
-    r = graph.post(PN, json={"messaging_product": "whatsapp", "status": "read", "message_id": wamid, "typing_indicator": {"type": "text"}})
+    r = graph.post(
+        PN,
+        json={
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": wamid,
+            "typing_indicator": {"type": "text"},
+        },
+    )
     assert r.status_code == 200
-    r = graph.post(PN, json={"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.unknown"})
+    r = graph.post(
+        PN, json={"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.unknown"}
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == 131009
 
 
 @pytest.mark.parametrize(
     "message",
     [
-        {"type": "image", "image": {"id": "55", "mime_type": "image/jpeg", "sha256": "abc", "caption": "look"}},
+        {
+            "type": "image",
+            "image": {"id": "55", "mime_type": "image/jpeg", "sha256": "abc", "caption": "look"},
+        },
         {"type": "location", "location": {"latitude": 1.5, "longitude": 2.5, "name": "here"}},
-        {"type": "button", "button": {"payload": "STOP", "text": "Stop"}, "context": {"from": "15550000001", "id": "wamid.A"}},
-        {"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "a", "title": "A"}}, "context": {"from": "15550000001", "id": "wamid.A"}},
+        {
+            "type": "button",
+            "button": {"payload": "STOP", "text": "Stop"},
+            "context": {"from": "15550000001", "id": "wamid.A"},
+        },
+        {
+            "type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": {"id": "a", "title": "A"}},
+            "context": {"from": "15550000001", "id": "wamid.A"},
+        },
         {"type": "reaction", "reaction": {"message_id": "wamid.A", "emoji": "👍"}},
-        {"type": "sticker", "sticker": {"id": "1", "mime_type": "image/webp", "sha256": "x", "animated": False}},
-        {"type": "document", "document": {"id": "1", "mime_type": "application/pdf", "sha256": "x", "filename": "a.pdf"}},
+        {
+            "type": "sticker",
+            "sticker": {"id": "1", "mime_type": "image/webp", "sha256": "x", "animated": False},
+        },
+        {
+            "type": "document",
+            "document": {"id": "1", "mime_type": "application/pdf", "sha256": "x", "filename": "a.pdf"},
+        },
     ],
     ids=lambda m: m["type"],
 )

@@ -14,7 +14,14 @@ def create_payload(name="order_shipped", **kw):
 
 
 def test_create_get_and_decision_webhooks(sb, graph, receiver):
-    payload = create_payload(components=[{"type": "HEADER", "format": "TEXT", "text": "Order"}, BODY, {"type": "FOOTER", "text": "Thanks"}, {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Track"}]}])
+    payload = create_payload(
+        components=[
+            {"type": "HEADER", "format": "TEXT", "text": "Order"},
+            BODY,
+            {"type": "FOOTER", "text": "Thanks"},
+            {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Track"}]},
+        ]
+    )
     assert validate_request("POST", "/{Version}/{WABA-ID}/message_templates", payload) == []
     r = graph.post(WABA, json=payload)
     assert r.status_code == 200, r.text
@@ -22,14 +29,28 @@ def test_create_get_and_decision_webhooks(sb, graph, receiver):
     assert created["status"] == "PENDING" and created["category"] == "UTILITY"
     tid = created["id"]
     got = graph.get(f"/{tid}").json()
-    assert got["name"] == "order_shipped" and got["status"] == "PENDING" and got["components"] == payload["components"]
+    assert (
+        got["name"] == "order_shipped"
+        and got["status"] == "PENDING"
+        and got["components"] == payload["components"]
+    )
     assert graph.get(f"/{tid}", params={"fields": "name"}).json() == {"name": "order_shipped", "id": tid}
-    for decision, reason in (("REJECTED", "INVALID_FORMAT"), ("APPROVED", None), ("PAUSED", None), ("DISABLED", None)):
+    for decision, reason in (
+        ("REJECTED", "INVALID_FORMAT"),
+        ("APPROVED", None),
+        ("PAUSED", None),
+        ("DISABLED", None),
+    ):
         sb.template_decision(tid, decision, reason=reason)
         assert graph.get(f"/{tid}").json()["status"] == decision
     sb.wait_idle(5)
     payloads = receiver.payloads("message_template_status_update")
-    assert [p["entry"][0]["changes"][0]["value"]["event"] for p in payloads] == ["REJECTED", "APPROVED", "PAUSED", "DISABLED"]
+    assert [p["entry"][0]["changes"][0]["value"]["event"] for p in payloads] == [
+        "REJECTED",
+        "APPROVED",
+        "PAUSED",
+        "DISABLED",
+    ]
     first = payloads[0]["entry"][0]["changes"][0]["value"]
     assert first["reason"] == "INVALID_FORMAT" and first["message_template_id"] == int(tid)
     assert "other_info" in payloads[2]["entry"][0]["changes"][0]["value"]
@@ -41,7 +62,10 @@ def test_auto_approve(sb, graph, receiver):
     tid = graph.post(WABA, json=create_payload()).json()["id"]
     sb.wait_idle(5)
     assert graph.get(f"/{tid}").json()["status"] == "APPROVED"
-    assert receiver.payloads("message_template_status_update")[-1]["entry"][0]["changes"][0]["value"]["event"] == "APPROVED"
+    assert (
+        receiver.payloads("message_template_status_update")[-1]["entry"][0]["changes"][0]["value"]["event"]
+        == "APPROVED"
+    )
 
 
 @pytest.mark.parametrize(
@@ -51,7 +75,14 @@ def test_auto_approve(sb, graph, receiver):
         (create_payload(category="PROMO"), "PROMO"),
         (create_payload(components=[{"type": "HEADER", "format": "TEXT", "text": "x"}]), "BODY"),
         (create_payload(components=[{"type": "BODY", "text": "Hi {{1}}"}]), "example"),
-        (create_payload(components=[{"type": "BODY", "text": "Hi {{1}} {{3}}", "example": {"body_text": [["a", "b"]]}}]), "sequential"),
+        (
+            create_payload(
+                components=[
+                    {"type": "BODY", "text": "Hi {{1}} {{3}}", "example": {"body_text": [["a", "b"]]}}
+                ]
+            ),
+            "sequential",
+        ),
         (create_payload(name=5), "name"),
     ],
 )

@@ -1,0 +1,1 @@
+"""Tests of the Meta sandbox (pure pytest, no Odoo)."""

@@ -1,0 +1,160 @@
+"""Control HTTP API and the command line."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from meta_sandbox.spec import validate_webhook
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ctl(sb, name, body=None, method="POST", **params):
+    r = requests.request(method, f"{sb.url}/_sandbox/{name}", json=body, params=params, timeout=10)
+    return r
+
+
+def test_control_api(sb, graph, receiver):
+    assert (
+        ctl(
+            sb,
+            "accounts",
+            {
+                "phone_number_id": "1000009",
+                "waba_id": "2000009",
+                "app_id": "3000009",
+                "token": "t9",
+                "app_secret": "s9",
+                "verified_name": "Nine",
+            },
+        ).status_code
+        == 200
+    )
+    state = ctl(sb, "state", method="GET").json()
+    assert {a["id"] for a in state["accounts"]} == {"1000001", "1000009"}
+    assert ctl(sb, "webhook", {"callback_url": receiver.url, "app_secret": "sandbox-secret"}).json() == {
+        "success": True
+    }
+    assert ctl(sb, "status_flow", {"statuses": ["sent", "failed"], "error_code": 131047}).status_code == 200
+    wamid = ctl(
+        sb, "inbound", {"phone_number_id": "1000001", "from": "33612345678", "text": "Bonjour", "name": "Ana"}
+    ).json()["wamid"]
+    ctl(
+        sb,
+        "inbound",
+        {"from": "33612345678", "message": {"type": "location", "location": {"latitude": 1, "longitude": 2}}},
+    )
+    r = graph.post(
+        "/1000001/messages",
+        json={
+            "messaging_product": "whatsapp",
+            "to": "33612345678",
+            "type": "text",
+            "text": {"body": "Hi"},
+            "context": {"message_id": wamid},
+        },
+    )
+    assert r.status_code == 200
+    tid = ctl(sb, "templates", {"waba_id": "2000001", "name": "hello", "status": "PENDING"}).json()["id"]
+    assert (
+        ctl(sb, "template_decision", {"template_id": tid, "status": "REJECTED", "reason": "SCAM"}).status_code
+        == 200
+    )
+    assert (
+        ctl(sb, "faults", {"endpoint": "messages", "kind": "429", "count": 1}).json()["faults"]["messages"][
+            0
+        ]["kind"]
+        == "429"
+    )
+    assert (
+        graph.post(
+            "/1000001/messages",
+            json={"messaging_product": "whatsapp", "to": "3", "type": "text", "text": {"body": "x"}},
+        ).status_code
+        == 429
+    )
+    assert ctl(sb, "faults", {"clear": True}).json() == {"faults": {}}
+    assert (
+        ctl(
+            sb, "send_webhook", {"field": "account_update", "value": {"event": "ACCOUNT_DELETED"}}
+        ).status_code
+        == 200
+    )
+    assert ctl(sb, "wait_idle", {"timeout": 5}).json() == {"idle": True}
+    conv = ctl(sb, "messages", method="GET", phone="+33 6 12 34 56 78").json()["conversations"]
+    assert [m["direction"] for m in conv[0]["messages"]] == ["in", "in", "out"]
+    assert conv[0]["messages"][-1]["payload"]["context"]["message_id"] == wamid
+    hooks = ctl(sb, "webhooks", method="GET").json()["webhooks"]
+    assert hooks and all(h["status"] == 200 for h in hooks)
+    assert all(validate_webhook(p) == [] for p in receiver.payloads())
+    fields = [p["entry"][0]["changes"][0]["field"] for p in receiver.payloads()]
+    assert {"messages", "message_template_status_update", "account_update"} <= set(fields)
+    failed = [
+        s
+        for p in receiver.payloads("messages")
+        for s in p["entry"][0]["changes"][0]["value"].get("statuses", [])
+        if s["status"] == "failed"
+    ]
+    assert failed and failed[0]["errors"][0]["code"] == 131047
+    assert ctl(sb, "nope").status_code == 404
+    assert ctl(sb, "status_flow", {"statuses": ["lost"]}).status_code == 400
+    assert ctl(sb, "reset", {}).json() == {"success": True}
+    assert ctl(sb, "state", method="GET").json()["counts"]["sent_messages"] == 0
+
+
+def test_cli_starts_answers_and_stops_cleanly(receiver):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "meta_sandbox",
+            "--port",
+            "0",
+            "--callback",
+            receiver.url,
+            "--auto-approve",
+            "--status-delay",
+            "0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        line = proc.stdout.readline()
+        assert "listening on http://127.0.0.1:" in line, (
+            line,
+            proc.stderr.read() if proc.poll() is not None else "",
+        )
+        url = line.split("listening on ")[1].split()[0]
+        r = requests.get(url + "/v23.0/1000001", headers={"Authorization": "Bearer sandbox-token"}, timeout=5)
+        assert r.json()["verified_name"] == "Sandbox Co"
+        r = requests.post(
+            url + "/v23.0/2000001/message_templates",
+            headers={"Authorization": "Bearer sandbox-token"},
+            json={
+                "name": "hi",
+                "language": "en",
+                "category": "UTILITY",
+                "components": [{"type": "BODY", "text": "Hi"}],
+            },
+            timeout=5,
+        )
+        requests.post(url + "/_sandbox/wait_idle", json={}, timeout=10)
+        assert (
+            requests.get(
+                url + "/v23.0/" + r.json()["id"], headers={"Authorization": "Bearer sandbox-token"}, timeout=5
+            ).json()["status"]
+            == "APPROVED"
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
