@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-if sys.version_info < (3, 10):
+if sys.version_info < (3, 10):  # noqa: UP036 (the launcher runs on any python3)
     sys.exit(f"dev: Python 3.10 or newer is needed, this is {sys.version.split()[0]}")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -66,7 +66,9 @@ def parser():
     p = argparse.ArgumentParser(prog="./dev", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("test", help="pure tests + Odoo tests in a fresh database; last line: N passed, N failed")
+    t = sub.add_parser(
+        "test", help="pure tests + Odoo tests in a fresh database; last line: N passed, N failed"
+    )
     t.add_argument("--pure", action="store_true", help="only the pure tests (pytest over tests/)")
     t.add_argument("--odoo", action="store_true", help="only the Odoo tests")
     t.add_argument("--tags", help="Odoo --test-tags to run a subset, e.g. /whatsapp:TestAccount")

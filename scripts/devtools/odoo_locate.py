@@ -2,7 +2,8 @@
 
 The machine-wide locations documented in README.rst: ``/opt/odoo/18.0`` (a source tree) and
 ``/usr/lib/python3/dist-packages`` (Debian's ``odoo`` package). The archive is downloaded only when
-nothing else is found, into ``.local/odoo/``. ``DEV_NO_MACHINE_ODOO=1`` skips the import and the
+nothing else is found, into ``.local/odoo/``. ``DEV_EXTRA_ADDONS``: more addons directories
+(comma-separated) appended to the addons path. ``DEV_NO_MACHINE_ODOO=1`` skips the import and the
 machine-wide locations (to exercise the other paths).
 """
 
@@ -35,7 +36,8 @@ class Odoo:
     @property
     def addons_path(self):
         paths = [self.root / "odoo" / "addons", self.root / "addons", ROOT]
-        return ",".join(str(p) for p in paths if p.is_dir())
+        extra = [Path(p) for p in os.environ.get("DEV_EXTRA_ADDONS", "").split(",") if p]
+        return ",".join(str(p) for p in [*paths, *extra] if p.is_dir())
 
     def command(self, python):
         """The command starting Odoo's CLI with the given interpreter."""
@@ -75,7 +77,9 @@ def _check(root, how):
 
 def _importable(python):
     """Directory holding an importable ``odoo`` package for ``python``, or None."""
-    code = "import importlib.util as u, os; s = u.find_spec('odoo'); print(s.origin if s and s.origin else '')"
+    code = (
+        "import importlib.util as u, os; s = u.find_spec('odoo'); print(s.origin if s and s.origin else '')"
+    )
     try:
         out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):

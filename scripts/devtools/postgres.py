@@ -112,7 +112,11 @@ def _owner():
 
 def _as(user, cmd, check=True):
     if user:
-        cmd = ["runuser", "-u", user, "--", *cmd] if shutil.which("runuser") else ["su", user, "-s", "/bin/sh", "-c", " ".join(cmd)]
+        cmd = (
+            ["runuser", "-u", user, "--", *cmd]
+            if shutil.which("runuser")
+            else ["su", user, "-s", "/bin/sh", "-c", " ".join(cmd)]
+        )
     return run(cmd, check=check, quiet=True)
 
 
@@ -145,7 +149,9 @@ def _local_cluster(python):
     bindir = _bindir()
     if bindir is None:
         if not apt_install("postgresql"):
-            raise Fatal("PostgreSQL unreachable: no server found and its binaries are missing (install postgresql)")
+            raise Fatal(
+                "PostgreSQL unreachable: no server found and its binaries are missing (install postgresql)"
+            )
         bindir = _bindir()
         if bindir is None:
             raise Fatal("PostgreSQL unreachable: package postgresql installed but initdb not found")
@@ -176,7 +182,9 @@ def _local_cluster(python):
         ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-t", "60"]
         proc = _as(user, [*ctl, "-o", opts, "start"], check=False)
         if proc.returncode:
-            raise Fatal(f"PostgreSQL unreachable: the project-local cluster in {data} did not start (see {base}/log)")
+            raise Fatal(
+                f"PostgreSQL unreachable: the project-local cluster in {data} did not start (see {base}/log)"
+            )
     pg = Postgres(sock, port, "odoo", None, f"project-local cluster {base}")
     status = _probe(python, pg.params())
     if status != "ok":

@@ -72,7 +72,9 @@ def ensure_browser(python):
     if subprocess.run([str(python), "-c", "import websocket"], capture_output=True).returncode:
         subprocess.run([str(python), "-m", "pip", "install", "-q", "websocket-client"], check=False)
     if not any(shutil.which(b) for b in CHROME_BINS) and not apt_install("chromium"):
-        warn("Chromium not found and cannot be installed here: every tour will be SKIPPED and count as failed")
+        warn(
+            "Chromium not found and cannot be installed here: every tour will be SKIPPED and count as failed"
+        )
 
 
 def _odoo_cmd(python, odoo, pg, db, modules, tags):
@@ -111,7 +113,7 @@ def run_odoo(python, odoo, pg, tally, modules=ADDONS, tags=None, keep_db=False):
                     if show_cont:
                         print("    " + line, end="")
                     continue
-                level, logger, msg = m.group(1), m.group(3), m.group(4)
+                level, logger, msg = m.group(1), m.group(3), m.group(4).rstrip()
                 is_test = ".tests" in logger
                 if msg.startswith("Starting ") and is_test:
                     in_test = True
