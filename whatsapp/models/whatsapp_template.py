@@ -318,7 +318,7 @@ class WhatsAppTemplate(models.Model):
         for issue in issues:
             field = self._fields.get(issue.field)
             label = field._description_string(self.env) if field else issue.field
-            lines.append(ISSUE_MESSAGES[issue.code] % {"field": label, **issue.params})
+            lines.append(self.env._(ISSUE_MESSAGES[issue.code]) % {"field": label, **issue.params})
         raise ValidationError("\n".join(dict.fromkeys(lines)))
 
     def _get_content_issues(self):
@@ -393,7 +393,7 @@ class WhatsAppTemplate(models.Model):
                         "Phone Field: %(error)s Choose the field holding the phone number on %(model)s (e.g. "
                         "Mobile or Phone) after changing “Applies to”.",
                         error=error,
-                        model=template.model_id.name,
+                        model=self.env[template.model]._description if template.model in self.env else template.model,
                     )
                 )
 

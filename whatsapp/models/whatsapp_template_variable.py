@@ -99,7 +99,7 @@ class WhatsAppTemplateVariable(models.Model):
                             "Variable %(name)s: a Portal Link needs a model with a customer portal (quotation, "
                             "invoice…); %(model)s has none.",
                             name=variable.name,
-                            model=variable.template_id.model_id.name,
+                            model=self.env[variable.model]._description if variable.model in self.env else variable.model,
                         )
                     )
             if variable.field_type != "field":
@@ -116,7 +116,7 @@ class WhatsAppTemplateVariable(models.Model):
                         "may use on %(model)s (%(allowed)s). Ask a Settings administrator to set it.",
                         name=variable.name,
                         path=variable.field_name,
-                        model=variable.template_id.model_id.name,
+                        model=self.env[variable.model]._description if variable.model in self.env else variable.model,
                         allowed=", ".join(self.env[variable.model]._wa_safe_fields()) or "-",
                     )
                 )
