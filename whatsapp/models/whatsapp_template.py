@@ -128,12 +128,13 @@ class WhatsAppTemplate(models.Model):
         domain=[("transient", "=", False)],
         help="The kind of record this template is sent from. Changing it requires Settings administrator rights.",
     )
-    model = fields.Char(related="model_id.model", string="Model", store=True, index=True)
+    model = fields.Char(related="model_id.model", string="Model", store=True, index=True, precompute=True)
     phone_field = fields.Char(
         "Phone Field",
         compute="_compute_phone_field",
         store=True,
         readonly=False,
+        precompute=True,
         required=True,
         help="Path of the field holding the recipient's number, e.g. mobile or partner_id.mobile.",
     )
