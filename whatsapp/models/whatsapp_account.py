@@ -75,7 +75,6 @@ class WhatsAppAccount(models.Model):
         "Access Token",
         required=True,
         groups="whatsapp.group_whatsapp_admin",
-        copy=False,
         help="A permanent System User token with the permissions whatsapp_business_messaging and "
         "whatsapp_business_management.",
     )
@@ -83,7 +82,6 @@ class WhatsAppAccount(models.Model):
         "App Secret",
         required=True,
         groups="whatsapp.group_whatsapp_admin",
-        copy=False,
         help="Meta console: App settings › Basic › App secret. Used to verify the signature of webhooks.",
     )
     api_version = fields.Char(
@@ -157,6 +155,17 @@ class WhatsAppAccount(models.Model):
                     )
                 )
 
+    def copy_data(self, default=None):
+        # the copy keeps the credentials (another number of the same app) but is archived until its own
+        # Phone Number ID is set: one active account per phone number
+        vals_list = super().copy_data(default=default)
+        for account, vals in zip(self, vals_list, strict=True):
+            if "name" not in (default or {}):
+                vals["name"] = self.env._("%(name)s (copy)", name=account.name)
+            if "active" not in (default or {}):
+                vals["active"] = False
+        return vals_list
+
     # ------------------------------------------------------------
     # ACTIONS
     # ------------------------------------------------------------
@@ -219,7 +228,7 @@ class WhatsAppAccount(models.Model):
             key = "permission"
         else:
             key = "unknown"
-        return CONNECTION_ERRORS[key] % {"code": code, "message": err.message or err.title or ""}
+        return str(CONNECTION_ERRORS[key]) % {"code": code, "message": err.message or err.title or ""}
 
     # ------------------------------------------------------------
     # GRAPH CLIENT

@@ -77,7 +77,7 @@ class WhatsAppWebhookEvent(models.Model):
         """
         if not changes:
             return []
-        now = self.env.cr.now()
+        now = fields.Datetime.now()
         rows = []
         for account_id, field, value, entry_uid, entry_time in changes:
             value_json = canonical_json(value)
@@ -104,7 +104,7 @@ class WhatsAppWebhookEvent(models.Model):
         )
         for retry in (True, False):
             try:
-                self.env.cr.execute(query)
+                self.env.cr.execute(query, log_exceptions=False)  # a serialization failure is expected here
                 return [row[0] for row in self.env.cr.fetchall()]
             except pg_errors.SerializationFailure:
                 if not retry:
@@ -139,7 +139,7 @@ class WhatsAppWebhookEvent(models.Model):
         su_events = self.with_user(SUPERUSER_ID)
         su_accounts = self.env["whatsapp.account"].with_user(SUPERUSER_ID).with_context(active_test=False)
         outcome = {"done": [], "ignored": []}
-        now = cr.now()
+        now = fields.Datetime.now()
         for event_id, account_id, field, value, attempts in rows:
             account = su_accounts.browse(account_id) if account_id else su_accounts
             handler = (
@@ -186,6 +186,7 @@ class WhatsAppWebhookEvent(models.Model):
     @api.model
     def _cron_process_events(self, limit=CRON_BATCH):
         """Retry due pending/failed events, oldest first; ``SKIP LOCKED`` keeps two workers apart."""
+        self.flush_model()
         self.env.cr.execute(
             SQL(
                 """SELECT id FROM whatsapp_webhook_event
@@ -193,7 +194,7 @@ class WhatsAppWebhookEvent(models.Model):
                       AND (next_attempt IS NULL OR next_attempt <= %s)
                  ORDER BY next_attempt NULLS FIRST, id LIMIT %s FOR UPDATE SKIP LOCKED""",
                 MAX_ATTEMPTS,
-                self.env.cr.now(),
+                fields.Datetime.now(),
                 limit,
             )
         )

@@ -1,0 +1,252 @@
+import json
+from unittest.mock import patch
+
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from ..controllers.main import MAX_BODY_BYTES, REPLIES
+from ..models.whatsapp_webhook_event import WhatsAppWebhookEvent
+from .common import SANDBOX_SECRET, WhatsAppHttpCase
+
+LOGGER = "odoo.addons.whatsapp.controllers.main"
+
+
+@tagged("post_install", "-at_install", "whatsapp")
+class TestWebhookController(WhatsAppHttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # another account with its own WABA and app secret
+        cls.account_2 = cls._create_account(
+            name="Support",
+            phone_uid="1000002",
+            account_uid="2000002",
+            app_secret="other-secret",
+            webhook_verify_token="verify-2",
+        )
+
+    def assertFixedBody(self, response, status):
+        """Every answer is a short fixed text: no traceback, no internal detail."""
+        self.assertEqual(response.status_code, status)
+        self.assertEqual(response.text, REPLIES.get(status, response.text))
+        self.assertNotIn("Traceback", response.text)
+        self.assertTrue(response.headers["Content-Type"].startswith("text/plain"))
+
+    def _account_update(self, event="ACCOUNT_DELETED", entry_uid="2000001"):
+        return self._make_payload(
+            "account_update", {"event": event}, entry_uid=entry_uid, entry_time=1700000000
+        )
+
+    # ------------------------------------------------------------
+    # GET: verification handshake
+    # ------------------------------------------------------------
+
+    def test_verify_handshake(self):
+        query = "/whatsapp/webhook?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444"
+        response = self.url_open(query)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.text, "1158201444")
+        self.assertTrue(response.headers["Content-Type"].startswith("text/plain"))
+
+    def test_verify_refused(self):
+        self.account_2.active = False
+        for query in (
+            "hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
+            "hub.mode=unsubscribe&hub.verify_token=verify-me&hub.challenge=1",
+            "hub.mode=subscribe&hub.challenge=1",
+            "hub.mode=subscribe&hub.verify_token=&hub.challenge=1",
+            "hub.verify_token=verify-me&hub.challenge=1",
+        ):
+            with self.subTest(query=query), mute_logger(LOGGER):
+                self.assertFixedBody(self.url_open("/whatsapp/webhook?" + query), 403)
+
+    def test_verify_archived_account_refused(self):
+        self.account.active = False
+        with mute_logger(LOGGER):
+            response = self.url_open(
+                "/whatsapp/webhook?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1"
+            )
+        self.assertFixedBody(response, 403)
+
+    # ------------------------------------------------------------
+    # POST: signature
+    # ------------------------------------------------------------
+
+    def test_signature_matrix(self):
+        payload = self._account_update()
+        body = json.dumps(payload).encode()
+        valid = self._sign(body)
+        cases = [
+            ("missing", False, 403),
+            ("empty", "", 403),
+            ("no prefix", valid[len("sha256=") :], 403),
+            ("sha1", "sha1=" + valid[len("sha256=") :][:40], 403),
+            ("not hex", "sha256=" + "z" * 64, 403),
+            ("truncated", valid[:-2], 403),
+            ("wrong", self._sign(body, "wrong-secret"), 403),
+            ("another account's secret", self._sign(body, "other-secret"), 403),
+            ("signature of another body", self._sign(body + b" "), 403),
+        ]
+        for name, signature, status in cases:
+            with self.subTest(case=name), mute_logger(LOGGER):
+                self.assertFixedBody(self._post_webhook(body, signature=signature), status)
+                self.assertFalse(self._events(), "nothing is written when the signature fails")
+        self.assertFixedBody(
+            self._post_webhook(body, signature=valid.upper().replace("SHA256=", "sha256=")), 200
+        )
+        self.assertEqual(len(self._events()), 1)
+
+    def test_signature_per_account(self):
+        """Each entry must be signed by the app secret of an account owning it."""
+        response = self._post_webhook(self._account_update(entry_uid="2000002"), secret="other-secret")
+        self.assertFixedBody(response, 200)
+        self.assertEqual(self._events().account_id, self.account_2)
+        with mute_logger(LOGGER):
+            response = self._post_webhook(self._account_update(entry_uid="2000002"), secret=SANDBOX_SECRET)
+        self.assertFixedBody(response, 403)
+
+    def test_shared_waba(self):
+        """Two numbers of one WABA: WABA-level fields go to both, messages to the number's account only."""
+        account_3 = self._create_account(name="Sales 2", phone_uid="1000003")
+        self._post_webhook(self._account_update())
+        self.assertEqual(self._events(field="account_update").account_id, self.account | account_3)
+        self._post_webhook(self._make_payload("messages", self._status_value(phone_uid="1000003")))
+        self.assertEqual(self._events(field="messages").account_id, account_3)
+
+    # ------------------------------------------------------------
+    # POST: bodies
+    # ------------------------------------------------------------
+
+    def test_malformed_bodies(self):
+        change = {"field": "account_update", "value": {"event": "X"}}
+        bodies = {
+            "not json": b"{not json",
+            "not utf-8": b"\xff\xfe\x00",
+            "list": [],
+            "wrong object": {"object": "page", "entry": []},
+            "no entry": {"object": "whatsapp_business_account"},
+            "entry not a list": {"object": "whatsapp_business_account", "entry": {"id": "2000001"}},
+            "entry not a dict": {"object": "whatsapp_business_account", "entry": ["2000001"]},
+            "entry without id": {"object": "whatsapp_business_account", "entry": [{"changes": [change]}]},
+            "changes not a list": {
+                "object": "whatsapp_business_account",
+                "entry": [{"id": "2000001", "changes": change}],
+            },
+            "field not a str": {
+                "object": "whatsapp_business_account",
+                "entry": [{"id": "2000001", "changes": [{"field": 3, "value": {}}]}],
+            },
+            "value not a dict": {
+                "object": "whatsapp_business_account",
+                "entry": [{"id": "2000001", "changes": [{"field": "account_update", "value": "x"}]}],
+            },
+        }
+        for name, payload in bodies.items():
+            with self.subTest(case=name), mute_logger(LOGGER):
+                self.assertFixedBody(self._post_webhook(payload), 400)
+        self.assertFalse(self._events())
+
+    def test_size_limits(self):
+        """Meta sends up to 3 MB: accepted when signed; beyond the margin, refused before reading it."""
+        value = self._status_value()
+        payload = self._make_payload("messages", value)
+        base_size = len(json.dumps(payload).encode())
+        value["padding"] = "x" * (3 * 1024 * 1024 - base_size - len(', "padding": ""'))
+        body = json.dumps(payload).encode()
+        self.assertEqual(len(body), 3 * 1024 * 1024)
+        self.assertFixedBody(self._post_webhook(body), 200)
+        self.assertEqual(len(self._events()), 1)
+        too_big = b" " * (MAX_BODY_BYTES + 1)
+        self.assertFixedBody(self._post_webhook(too_big), 413)
+        self.assertEqual(len(self._events()), 1)
+
+    def test_unknown_account(self):
+        with self.assertLogs(LOGGER, "WARNING") as logs:
+            response = self._post_webhook(self._account_update(entry_uid="9999999"), secret="whatever")
+            self.assertFixedBody(response, 200)
+            response = self._post_webhook(self._make_payload("messages", self._status_value(phone_uid="42")))
+            self.assertFixedBody(response, 200)
+        self.assertEqual(len(logs.output), 2)
+        self.assertIn("unknown account", logs.output[0])
+        self.assertFalse(self._events())
+
+    def test_archived_account_is_unknown(self):
+        self.account.active = False
+        with mute_logger(LOGGER):
+            self.assertFixedBody(self._post_webhook(self._account_update()), 200)
+        self.assertFalse(self._events())
+
+    def test_empty_entry_list(self):
+        self.assertFixedBody(self._post_webhook({"object": "whatsapp_business_account", "entry": []}), 200)
+
+    # ------------------------------------------------------------
+    # POST: storing and dispatching
+    # ------------------------------------------------------------
+
+    def test_valid_delivery_dispatched(self):
+        self.assertFixedBody(self._post_webhook(self._account_update("ACCOUNT_DELETED")), 200)
+        event = self._events()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(event.account_id, self.account)
+        self.assertEqual(event.entry_uid, "2000001")
+        self.assertEqual(json.loads(event.value), {"event": "ACCOUNT_DELETED"})
+        self.assertEqual(self.account.meta_status, "deleted")
+
+    def test_duplicate_delivery(self):
+        payload = self._account_update("ACCOUNT_VIOLATION")
+        for _attempt in range(3):
+            self.assertFixedBody(self._post_webhook(payload), 200)
+        self.assertEqual(len(self._events()), 1)
+        self.assertEqual(len(self.account.message_ids.filtered(lambda m: "ACCOUNT_VIOLATION" in m.body)), 1)
+
+    def test_several_changes_one_payload(self):
+        payload = self._account_update("ACCOUNT_VIOLATION")
+        payload["entry"][0]["changes"].append({"field": "some_future_field", "value": {"a": 1}})
+        payload["entry"].append(
+            {"id": "2000002", "changes": [{"field": "some_future_field", "value": {"a": 1}}]}
+        )
+        with mute_logger(LOGGER):  # the second entry belongs to account_2 whose secret differs
+            self.assertFixedBody(self._post_webhook(payload), 403)
+        self.assertFalse(self._events())
+        payload["entry"].pop()
+        self.assertFixedBody(self._post_webhook(payload), 200)
+        self.assertEqual(sorted(self._events().mapped("state")), ["done", "ignored"])
+
+    def test_handler_error_keeps_event(self):
+        def explode(account, value, event):
+            raise ValueError("handler bug with secret detail")
+
+        with (
+            patch.object(type(self.env["whatsapp.account"]), "_webhook_account_update", explode),
+            mute_logger("odoo.addons.whatsapp.models.whatsapp_webhook_event"),
+        ):
+            response = self._post_webhook(self._account_update())
+        self.assertFixedBody(response, 200)
+        self.assertNotIn("secret detail", response.text)
+        event = self._events()
+        self.assertEqual(event.state, "failed")
+        self.assertIn("handler bug with secret detail", event.error)
+        self.assertEqual(event.attempts, 1)
+
+    def test_unexpected_error_is_generic(self):
+        def broken(model, changes):
+            raise RuntimeError("internal detail: password=hunter2")
+
+        with patch.object(WhatsAppWebhookEvent, "_store_changes", broken), mute_logger(LOGGER):
+            response = self._post_webhook(self._account_update())
+        self.assertFixedBody(response, 500)
+        self.assertNotIn("hunter2", response.text)
+
+    def test_sandbox_webhooks(self):
+        """The sandbox's own signed webhooks (checked against Meta's spec on its side) are accepted."""
+        self._start_sandbox()
+        self._sandbox_webhooks_to_odoo()
+        self.sandbox.send_webhook(
+            "account_update", {"event": "ACCOUNT_VIOLATION", "violation_info": {"violation_type": "SCAM"}}
+        )
+        self.assertTrue(self.sandbox.wait_idle(30))
+        self.env.invalidate_all()
+        statuses = [record.get("status") for record in self.sandbox.webhooks]
+        self.assertEqual(statuses, [200], self.sandbox.webhooks)
+        self.assertEqual(self._events(field="account_update").state, "done")
+        self.assertIn("SCAM", self.account.meta_last_event)
