@@ -18,6 +18,8 @@
         "views/res_config_settings_views.xml",
         "views/whatsapp_menus.xml",
         "views/whatsapp_template_views.xml",
+        "views/ir_actions_server_views.xml",
+        "wizard/whatsapp_composer_views.xml",
     ],
     "demo": [
         "demo/whatsapp_account_demo.xml",

@@ -1,3 +1,4 @@
+from . import ir_actions_server
 from . import models
 from . import res_config_settings
 from . import res_partner
@@ -6,6 +7,7 @@ from . import whatsapp_account_templates
 from . import whatsapp_template
 from . import whatsapp_template_actions
 from . import whatsapp_template_button
+from . import whatsapp_template_composer
 from . import whatsapp_template_meta
 from . import whatsapp_template_render
 from . import whatsapp_template_variable

@@ -1,0 +1,2 @@
+from . import whatsapp_composer
+from . import whatsapp_composer_variable

@@ -1,0 +1,328 @@
+from ast import literal_eval
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..tools import template_tools as tt
+
+#: recipients listed by name in the composer (the others are only counted)
+RECIPIENTS_SHOWN = 10
+
+
+class WhatsAppComposer(models.TransientModel):
+    """Send an approved WhatsApp template from records: one record is sent at once, a selection is queued.
+
+    Opened by an ``ir.actions.act_window`` (target new) with the context ``default_res_model``,
+    ``default_res_ids`` and optionally ``default_template_id`` and ``default_number_field_name`` (the phone
+    field whose WhatsApp icon was clicked). Everything is evaluated with the sender's rights: the records,
+    the template (only the approved ones the sender may use) and the values of its variables.
+    """
+
+    _name = "whatsapp.composer"
+    _description = "Send WhatsApp Wizard"
+
+    @api.model
+    def default_get(self, fields_list):
+        result = super().default_get(fields_list)
+        context = self.env.context
+        result["res_model"] = result.get("res_model") or context.get("active_model")
+        res_ids = (
+            result.get("res_ids")
+            or context.get("active_ids")
+            or ([context["active_id"]] if context.get("active_id") else [])
+        )
+        if isinstance(res_ids, list | tuple):
+            res_ids = repr(list(res_ids))
+        result["res_ids"] = res_ids or False
+        return result
+
+    # records
+    res_model = fields.Char("Document Model", required=True)
+    res_model_description = fields.Char("Document Type", compute="_compute_res_model_description")
+    res_ids = fields.Char("Document IDs", help="Python list of the ids of the records, e.g. [1, 2].")
+    res_ids_count = fields.Integer("Records", compute="_compute_res_ids_count")
+    is_batch = fields.Boolean(
+        "Batch",
+        compute="_compute_res_ids_count",
+        help="Several records: messages are queued, not sent at once.",
+    )
+    number_field_name = fields.Char(
+        "Number Field",
+        help="Field of the record holding the number to use instead of the template's phone field (set when "
+        "the composer is opened from the WhatsApp icon of a phone field).",
+    )
+    # template
+    available_template_ids = fields.Many2many(
+        "whatsapp.template", string="Available Templates", compute="_compute_available_template_ids"
+    )
+    template_id = fields.Many2one(
+        "whatsapp.template",
+        "Template",
+        compute="_compute_template_id",
+        store=True,
+        readonly=False,
+        domain="[('id', 'in', available_template_ids)]",
+    )
+    header_type = fields.Selection(related="template_id.header_type")
+    # recipients
+    recipient_summary = fields.Text("Recipients", compute="_compute_recipients")
+    recipient_valid_count = fields.Integer("Valid Numbers", compute="_compute_recipients")
+    recipient_invalid_count = fields.Integer("Invalid Numbers", compute="_compute_recipients")
+    # content
+    free_text_ids = fields.One2many(
+        "whatsapp.composer.variable",
+        "composer_id",
+        "Free Text",
+        compute="_compute_free_text_ids",
+        store=True,
+        readonly=False,
+    )
+    can_attach = fields.Boolean("Header File Replaceable", compute="_compute_can_attach")
+    attachment_ids = fields.Many2many(
+        "ir.attachment",
+        string="Header File",
+        help="Sent as the header of the message instead of the template's own file.",
+    )
+    preview_html = fields.Html("Preview", compute="_compute_preview_html", sanitize=False)
+
+    # ------------------------------------------------------------
+    # COMPUTES
+    # ------------------------------------------------------------
+
+    @api.depends("res_model")
+    def _compute_res_model_description(self):
+        self.res_model_description = False
+        for composer in self.filtered(lambda c: c.res_model in self.env):
+            composer.res_model_description = self.env["ir.model"]._get(composer.res_model).display_name
+
+    @api.depends("res_ids")
+    def _compute_res_ids_count(self):
+        for composer in self:
+            composer.res_ids_count = len(composer._get_res_ids())
+            composer.is_batch = composer.res_ids_count > 1
+
+    @api.depends("res_model")
+    def _compute_available_template_ids(self):
+        for composer in self:
+            composer.available_template_ids = composer._find_templates()
+
+    @api.depends("res_model")
+    def _compute_template_id(self):
+        for composer in self:
+            available = composer._find_templates()
+            if composer.template_id not in available:
+                composer.template_id = available[:1]
+
+    @api.depends("template_id")
+    def _compute_free_text_ids(self):
+        for composer in self:
+            variables = composer.template_id.variable_ids.filtered(lambda v: v.field_type == "free_text")
+            composer.free_text_ids = [fields.Command.clear()] + [
+                fields.Command.create(
+                    {"variable_id": variable.id, "sequence": index, "value": variable.demo_value}
+                )
+                for index, variable in enumerate(variables)
+            ]
+
+    @api.depends("template_id")
+    def _compute_can_attach(self):
+        for composer in self:
+            template = composer.template_id
+            composer.can_attach = bool(
+                template.header_type in tt.HEADER_MEDIA_RULES
+                and not (template.header_type == "document" and template.report_id)
+            )
+
+    @api.depends("res_model", "res_ids", "template_id", "number_field_name")
+    def _compute_recipients(self):
+        for composer in self:
+            records = composer._get_records()
+            if not composer.template_id or not records:
+                composer.recipient_summary = False
+                composer.recipient_valid_count = composer.recipient_invalid_count = 0
+                continue
+            lines, valid = [], 0
+            for record, raw, number in composer._get_recipient_numbers(records):
+                valid += bool(number)
+                if len(lines) < RECIPIENTS_SHOWN:
+                    shown = number or self.env._(
+                        "%(number)s (invalid)", number=raw or self.env._("no number")
+                    )
+                    lines.append(f"{record.display_name}: {shown}")
+            if len(records) > RECIPIENTS_SHOWN:
+                lines.append(self.env._("… and %(count)s more", count=len(records) - RECIPIENTS_SHOWN))
+            composer.recipient_summary = "\n".join(lines)
+            composer.recipient_valid_count = valid
+            composer.recipient_invalid_count = len(records) - valid
+
+    @api.depends("template_id", "res_model", "res_ids", "free_text_ids.value")
+    def _compute_preview_html(self):
+        for composer in self:
+            template = composer.template_id
+            if not template:
+                composer.preview_html = False
+                continue
+            record = composer._get_records()[:1]
+            values = composer._get_preview_values(record) if record else None
+            composer.preview_html = template._render_preview_html(values)
+
+    # ------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------
+
+    def action_send_whatsapp(self):
+        """Send the template: at once for one record, queued for a selection.
+
+        :return: an action closing the wizard (with a notification for a queued selection)
+        """
+        self.ensure_one()
+        messages = self._action_send()
+        if not self.is_batch:
+            return {"type": "ir.actions.act_window_close"}
+        failed = messages.filtered(lambda m: m.state in ("failed", "bounced"))
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "warning" if failed else "success",
+                "message": self.env._(
+                    "%(queued)s WhatsApp messages queued, %(failed)s not sent (invalid or opted-out numbers: see "
+                    "WhatsApp > Messages).",
+                    queued=len(messages) - len(failed),
+                    failed=len(failed),
+                )
+                if failed
+                else self.env._("%(queued)s WhatsApp messages queued.", queued=len(messages)),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    # ------------------------------------------------------------
+    # SENDING
+    # ------------------------------------------------------------
+
+    def _action_send(self):
+        """Check, then send through the thread API; return the ``whatsapp.message`` records."""
+        records = self._get_records()
+        self._check_can_send(records)
+        context = {}
+        if self.can_attach and self.attachment_ids:
+            context["whatsapp_header_attachment_id"] = self.attachment_ids[:1].id
+        return records.with_context(**context)._whatsapp_send_template(
+            self.template_id.with_context(**context),
+            free_text=self._prepare_free_text(),
+            queue=None if self.is_batch else False,
+            numbers=self._prepare_numbers(records),
+        )
+
+    def _check_can_send(self, records):
+        """Raise a UserError/AccessError unless the sender may send this template from these records."""
+        if not records:
+            raise UserError(self.env._("Select at least one record to send a WhatsApp message from."))
+        if not self.template_id:
+            raise UserError(
+                self.env._(
+                    "There is no approved WhatsApp template you may use for %(model)s. Ask a WhatsApp "
+                    "administrator to create one (and to add you to its allowed users).",
+                    model=self.res_model_description or self.res_model,
+                )
+            )
+        if self.template_id not in self._find_templates():
+            raise AccessError(
+                self.env._(
+                    "You may not send the WhatsApp template “%(name)s” from %(model)s: it is not approved, "
+                    "meant for another model, or restricted to other users.",
+                    name=self.template_id.sudo().name,  # sudo: name the template the user may not read
+                    model=self.res_model_description or self.res_model,
+                )
+            )
+        records.check_access("read")
+        if len(self.attachment_ids) > 1:
+            raise UserError(self.env._("A WhatsApp message has a single header file; keep only one."))
+        for attachment in self.attachment_ids if self.can_attach else ():
+            issues = tt.check_header_media(
+                self.template_id.header_type, attachment.mimetype, attachment.file_size
+            )
+            if issues:
+                self.template_id._raise_issues(issues)
+        missing = self.free_text_ids.filtered(lambda line: not (line.value or "").strip())
+        if missing:
+            raise UserError(
+                self.env._(
+                    "Type a value for the free text %(names)s.", names=", ".join(missing.mapped("name"))
+                )
+            )
+
+    def _prepare_free_text(self):
+        """``{template variable id: value}`` of the free-text variables, as the thread API takes them."""
+        return {line.variable_id.id: line.value for line in self.free_text_ids}
+
+    def _prepare_numbers(self, records):
+        """``{record id: number}`` read from ``number_field_name`` (None: the template's phone field)."""
+        if not self.number_field_name or self.number_field_name not in records._fields:
+            return None
+        return {
+            record.id: record[self.number_field_name] for record in records if record[self.number_field_name]
+        }
+
+    # ------------------------------------------------------------
+    # TOOLS
+    # ------------------------------------------------------------
+
+    @api.model
+    def has_available_templates(self, res_model):
+        """Whether the current user may send a WhatsApp template from records of ``res_model`` (used by the
+        chatter button and the phone fields' icon)."""
+        if not self.env.user.has_group("whatsapp.group_whatsapp_user") or res_model not in self.env:
+            return False
+        if not isinstance(self.env[res_model], self.env.registry["mail.thread"]):
+            return False
+        return bool(self.env["whatsapp.template"]._find_available(res_model)[:1])
+
+    def _find_templates(self):
+        self.ensure_one()
+        if not self.res_model or self.res_model not in self.env:
+            return self.env["whatsapp.template"]
+        return self.env["whatsapp.template"]._find_available(self.res_model)
+
+    def _get_res_ids(self):
+        self.ensure_one()
+        if not self.res_ids:
+            return []
+        try:
+            ids = literal_eval(self.res_ids)
+        except (ValueError, SyntaxError):
+            raise UserError(self.env._("Invalid record ids: %(ids)s", ids=self.res_ids)) from None
+        return [int(res_id) for res_id in (ids if isinstance(ids, list | tuple) else [ids])]
+
+    def _get_records(self):
+        self.ensure_one()
+        if not self.res_model or self.res_model not in self.env:
+            return None
+        return self.env[self.res_model].browse(self._get_res_ids())
+
+    def _get_recipient_numbers(self, records):
+        """``[(record, raw number, E.164 number or False)]`` as the thread API will normalise them."""
+        numbers = self._prepare_numbers(records) or {}
+        result = []
+        for record in records:
+            raw = numbers.get(record.id) or self.template_id._get_recipient_number(record)
+            result.append((record, raw, record._phone_format(number=raw) if raw else False))
+        return result
+
+    def _get_preview_values(self, record):
+        """``{variable: text}`` for the preview of ``record``: the sender's values, or a hint when the sender
+        may not read a value (nothing is read as superuser)."""
+        free_text = self._prepare_free_text()
+        values = {}
+        for variable in self.template_id.variable_ids:
+            if variable.field_type == "free_text":
+                values[variable] = free_text.get(variable.id) or variable.name
+                continue
+            try:
+                values[variable] = variable._get_value(record, free_text)
+            except AccessError:
+                values[variable] = self.env._("(no access)")
+            except UserError:
+                values[variable] = variable.name
+        return values
