@@ -1,0 +1,203 @@
+import logging
+
+from odoo import models
+from odoo.exceptions import UserError
+from odoo.tools import plaintext2html
+
+_logger = logging.getLogger(__name__)
+
+
+class MailThread(models.AbstractModel):
+    """WhatsApp API of every thread model, used by the composer and the bridges (sale, pos, event).
+
+    Main method: :meth:`_whatsapp_send_template`. Messages appear in each record's chatter (message type
+    ``whatsapp_message``) with the rendered body, the header file and a live status icon.
+    """
+
+    _inherit = "mail.thread"
+
+    def _whatsapp_send_template(self, template, free_text=None, queue=None, numbers=None):
+        """Send an approved template to the WhatsApp number of each record of ``self``.
+
+        Numbers come from ``template._get_recipient_number(record)`` (the template's phone field), are
+        normalised to E.164 by ``phone_validation`` with the record's country, and checked against
+        ``phone.blacklist``. An invalid or blacklisted number gives a failed message; it never blocks
+        the other records.
+
+        :param template: an approved ``whatsapp.template`` whose model is ``self._name``
+        :param str free_text: value of the template's free-text variable, if it has one
+        :param queue: ``None`` (default): queue and trigger the queue cron now (asynchronous, any volume);
+            ``True``: only queue, the cron's next run sends them; ``False``: send now in this transaction
+            (one or a few records from a button; bulk sends must be queued, see ``whatsapp_message_queue``)
+        :param dict numbers: optional ``{record id: number}`` overriding the template's phone field
+        :return: ``whatsapp.message`` records, one per record in the order of ``self``
+        :raise UserError: the template cannot be sent from these records (not approved, other model)
+        """
+        template.ensure_one()
+        if template.status != "approved":
+            raise UserError(
+                self.env._("The template %(name)s is not approved by Meta.", name=template.display_name)
+            )
+        if template.model and template.model != self._name:
+            raise UserError(
+                self.env._(
+                    "The template %(name)s is not meant for %(model)s records.",
+                    name=template.display_name,
+                    model=self.env["ir.model"]._get(self._name).name,
+                )
+            )
+        if not self:
+            return self.env["whatsapp.message"]
+        account = template.account_id
+        numbers = numbers or {}
+        # -- per record: number, body, components, header media (reports rendered once per record) ---
+        prepared, files = [], {}
+        if template.phone_field and not numbers:
+            self.mapped(template.phone_field)  # prefetch the numbers of all records in one query
+        for record in self:
+            raw = numbers.get(record.id) or template._get_recipient_number(record)
+            number = record._phone_format(number=raw) if raw else False
+            header = (
+                template._get_header_media(record)
+                if template.header_type in ("image", "video", "document")
+                else None
+            )
+            if header and header["cache_key"] not in files:
+                files[header["cache_key"]] = header
+            prepared.append(
+                {
+                    "record": record,
+                    "raw": raw,
+                    "number": number,
+                    "body": template._render_body(record, free_text=free_text),
+                    "components": template._get_send_components(record, free_text=free_text)
+                    if number
+                    else [],
+                    "cache_key": header and header["cache_key"],
+                }
+            )
+        attachments = self._whatsapp_header_attachments(template, files, prepared)
+        # -- chatter messages, in one batch --------------------------------------------------------
+        author_id, email_from = self._message_compute_author(raise_on_email=False)
+        mail_messages = self._whatsapp_log(prepared, attachments, author_id, email_from)
+        # -- whatsapp messages ---------------------------------------------------------------------
+        blacklisted = set()
+        valid = [p["number"] for p in prepared if p["number"]]
+        if valid:
+            blacklisted = set(
+                self.env["phone.blacklist"].sudo().search([("number", "in", valid)]).mapped("number")
+            )  # sudo: users may send to numbers without reading the blacklist itself
+        vals_list = []
+        for item, mail_message in zip(prepared, mail_messages, strict=True):
+            vals = {
+                "account_id": account.id,
+                "template_id": template.id,
+                "number": item["number"],
+                "body": item["body"],
+                "model": self._name,
+                "res_id": item["record"].id,
+                "mail_message_id": mail_message.id,
+                "header_type": template.header_type if item["cache_key"] else False,
+                "header_cache_key": item["cache_key"],
+                "header_attachment_id": attachments.get(item["cache_key"], self.env["ir.attachment"]).id,
+                "payload": {
+                    "type": "template",
+                    "template": {
+                        "name": template.template_name,
+                        "language": {"code": template.lang_code},
+                        "components": item["components"],
+                    },
+                },
+            }
+            if not item["number"]:
+                reason = self.env._("Invalid or missing number: %(number)s", number=item["raw"] or "-")
+                vals.update(self.env["whatsapp.message"]._outcome_failed("phone_invalid", reason))
+            elif item["number"] in blacklisted:
+                reason = self.env._("The number %(number)s opted out (blacklisted).", number=item["number"])
+                vals.update(self.env["whatsapp.message"]._outcome_failed("blacklisted", reason))
+            vals_list.append(vals)
+        # sudo: senders create messages and notifications through this API only (access checked above
+        # by reading the records and rendering the template with the sender's rights)
+        messages = self.env["whatsapp.message"].sudo().create(vals_list)
+        self._whatsapp_notifications(messages, author_id)
+        queued = messages.filtered(lambda m: m.state == "queued")
+        if queued and queue is False:
+            queued.send()
+        elif queued and queue is None:
+            self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")._trigger()
+        return messages.with_env(self.env)
+
+    def _whatsapp_header_attachments(self, template, files, prepared):
+        """One attachment per distinct header file: on the record for per-record files (reports), on
+        the template for a file shared by every recipient (a static image)."""
+        if not files:
+            return {}
+        users = {}
+        for item in prepared:
+            if item["cache_key"]:
+                users.setdefault(item["cache_key"], []).append(item["record"])
+        vals_list = []
+        for key, header in files.items():
+            records = users[key]
+            owner = (records[0]._name, records[0].id) if len(records) == 1 else (template._name, template.id)
+            vals_list.append(
+                {
+                    "name": header.get("filename") or "header",
+                    "raw": header["data"],
+                    "mimetype": header["mimetype"],
+                    "res_model": owner[0],
+                    "res_id": owner[1],
+                }
+            )
+        # sudo: header files are generated by the template; their owner record is readable by the sender
+        created = self.env["ir.attachment"].sudo().create(vals_list)
+        return dict(zip(files, created, strict=True))
+
+    def _whatsapp_log(self, prepared, attachments, author_id, email_from):
+        """Create the chatter messages of a send in one batch (like ``_message_log_batch``, with files)."""
+        base = {
+            "author_id": author_id,
+            "email_from": email_from,
+            "model": self._name,
+            "message_type": "whatsapp_message",
+            "is_internal": True,
+            "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+            "email_add_signature": False,
+            "record_alias_domain_id": False,
+            "record_company_id": False,
+            "record_name": False,
+            "reply_to": self.env["mail.thread"]._notify_get_reply_to(default=email_from)[False],
+        }
+        values_list = [
+            dict(
+                base,
+                res_id=item["record"].id,
+                body=plaintext2html(item["body"] or ""),
+                attachment_ids=[(4, attachments[item["cache_key"]].id)] if item["cache_key"] else False,
+            )
+            for item in prepared
+        ]
+        return self.sudo()._message_create(values_list)  # sudo: as _message_log_batch, rights checked above
+
+    def _whatsapp_notifications(self, messages, author_id):
+        """The chatter status icon of each message (``mail.notification`` of type ``whatsapp``)."""
+        status = self.env["whatsapp.message"].NOTIFICATION_STATUS
+        # sudo: technical notification rows of messages created above
+        self.env["mail.notification"].sudo().create(
+            [
+                {
+                    "author_id": author_id,
+                    "mail_message_id": message.mail_message_id.id,
+                    "notification_type": "whatsapp",
+                    "whatsapp_message_id": message.id,
+                    "is_read": True,
+                    "notification_status": status.get(message.state, "ready"),
+                    "failure_type": "unknown" if message.state in ("failed", "bounced") else False,
+                    "failure_reason": message.failure_reason
+                    if message.state in ("failed", "bounced")
+                    else False,
+                }
+                for message in messages
+                if message.mail_message_id
+            ]
+        )

@@ -1,0 +1,245 @@
+from datetime import timedelta
+
+from freezegun import freeze_time
+from odoo import fields
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import tagged, users
+
+from ..tools.graph_api import WhatsAppApiError
+from .common_messages import WhatsAppMessageCase
+
+
+@tagged("whatsapp", "post_install", "-at_install")
+class TestWhatsAppMessageQueue(WhatsAppMessageCase):
+    def _send(self, partners=None, **kwargs):
+        return (
+            (partners or self.partners)
+            .with_user(self.env.user)
+            ._whatsapp_send_template(self.template.with_user(self.env.user), **kwargs)
+        )
+
+    @users("wa_user")
+    def test_send_template_queue_states(self):
+        """Queued, then sent with Meta's wamid; invalid and blacklisted numbers fail without any call."""
+        partners = self.partners.with_user(self.env.user)
+        self.env["phone.blacklist"].sudo().add("+33612345601")
+        partners[2].sudo().mobile = "12"
+        with self.mock_wa_send():
+            messages = self._send(partners, queue=True)
+            self.assertEqual(self.wa_sent, [], "queue=True only queues")
+        self.assertWAMessage(messages[0], "queued", False, number="+33612345600")
+        self.assertWAMessage(messages[1], "failed", "blacklisted")
+        self.assertWAMessage(messages[2], "failed", "phone_invalid")
+        # chatter: one WhatsApp message per record with the rendered body and a status icon
+        chatter = messages[0].sudo().mail_message_id
+        self.assertEqual(chatter.message_type, "whatsapp_message")
+        self.assertEqual((chatter.model, chatter.res_id), ("res.partner", partners[0].id))
+        self.assertIn("your order is ready", chatter.body)
+        notif = self.env["mail.notification"].sudo().search([("whatsapp_message_id", "=", messages[0].id)])
+        self.assertEqual((notif.notification_type, notif.notification_status), ("whatsapp", "ready"))
+        with self.mock_wa_send():
+            self.env["whatsapp.message"].sudo()._process_queue()
+        self.assertWAMessage(messages[0], "sent", False, fields_values={"attempts": 1})
+        self.assertTrue(messages[0].sudo().wamid.startswith("wamid.TEST"))
+        self.assertWASent(["+33612345600"], template_name=self.template.template_name)
+        payload = self.wa_sent[0]
+        self.assertEqual(payload["biz_opaque_callback_data"], messages[0].sudo().uuid)
+        self.assertEqual(payload["type"], "template")
+        self.assertEqual(notif.notification_status, "pending")
+        self.assertWAMessage(messages[1], "failed", "blacklisted")
+
+    def test_send_now_and_buttons(self):
+        with self.mock_wa_send():
+            message = self._send(self.partners[0], queue=False)
+        self.assertWAMessage(message, "sent")
+        with self.assertRaises(UserError):
+            message.action_retry()
+        with self.assertRaises(UserError):
+            message.action_cancel()
+        queued = self._send(self.partners[1], queue=True)
+        queued.action_cancel()
+        self.assertWAMessage(queued, "cancelled")
+        queued.action_retry()
+        self.assertWAMessage(queued, "queued", False, fields_values={"attempts": 0})
+
+    def test_rate_limit_bounds(self):
+        self.assertEqual(self.account.rate_limit, 80)
+        for value in (0, 1001):
+            with self.subTest(value=value), self.assertRaises(ValidationError):
+                self.account.sudo().rate_limit = value
+        self.account.sudo().rate_limit = 1000
+
+    def test_permanent_errors(self):
+        """Permanent Meta errors fail at once, with Meta's code and text; no retry."""
+        cases = [
+            (131026, "bounced", "recipient"),
+            (131047, "failed", "window"),
+            (132000, "failed", "template"),
+            (132001, "failed", "template"),
+            (100, "failed", "param"),
+        ]
+        for code, state, failure_type in cases:
+            with self.subTest(code=code):
+                error = self.meta_error(code, message=f"Meta says {code}")
+                with self.mock_wa_send(errors={"*": error}):
+                    message = self._send(self.partners[0], queue=False)
+                    self.env["whatsapp.message"]._process_queue()
+                self.assertWAMessage(
+                    message, state, failure_type, fields_values={"error_code": code, "attempts": 1}
+                )
+                self.assertIn(f"Meta says {code}", message.failure_reason)
+                self.assertIn(str(code), message.failure_reason)
+
+    def test_retry_backoff_then_sent(self):
+        """5xx and 429 are retried with backoff, without user action, and sent once."""
+        errors = [self.meta_error(131000, http_status=500), self.meta_error(130429, http_status=429)]
+        now = fields.Datetime.now()
+        with self.mock_wa_send(errors={"*": errors}):
+            with freeze_time(now):
+                message = self._send(self.partners[0], queue=False)
+                self.assertWAMessage(message, "queued", "server", fields_values={"attempts": 1})
+                self.assertGreater(message.next_attempt, now)
+                self.env["whatsapp.message"]._process_queue()
+                self.assertEqual(message.attempts, 1, "not due yet: not claimed")
+            for minutes in (1, 2):
+                with freeze_time(now + timedelta(minutes=minutes)):
+                    self.env["whatsapp.message"]._process_queue()
+        self.assertWAMessage(message, "sent", False, fields_values={"attempts": 3, "error_code": 0})
+        self.assertWASent(["+33612345600"], count=1)
+
+    def test_retry_bounded(self):
+        now = fields.Datetime.now()
+        error = self.meta_error(2, http_status=503, message="Service temporarily unavailable")
+        with freeze_time(now), self.mock_wa_send(errors={"*": error}):
+            message = self._send(self.partners[0], queue=False)
+        for hours in range(1, 6):
+            with freeze_time(now + timedelta(hours=hours)), self.mock_wa_send(errors={"*": error}):
+                self.env["whatsapp.message"]._process_queue()
+        self.assertWAMessage(message, "failed", "server", fields_values={"attempts": 5, "error_code": 2})
+        self.assertIn("Service temporarily unavailable", message.failure_reason)
+
+    def test_account_paused_and_resumed(self):
+        """190 pauses the account's queue (messages stay queued, admins told); Test Connection resumes."""
+        expired = self.meta_error(190, subcode=463, http_status=401, message="Session has expired")
+        with self.mock_wa_send(errors={"*": expired}) as calls:
+            messages = self._send(queue=True)
+            self.env["whatsapp.message"]._process_queue()
+            self.assertEqual(len(calls), 1, "the first account error stops the batch")
+        account = self.account.sudo()
+        self.assertTrue(account.queue_paused)
+        self.assertIn("Session has expired", account.queue_pause_reason)
+        for message in messages:
+            self.assertWAMessage(message, "queued", fields_values={"attempts": 0})
+        alert = account.message_ids[:1]
+        self.assertIn("paused", alert.body)
+        self.assertIn(self.user_wa_admin.partner_id, alert.partner_ids)
+        with self.mock_wa_send() as calls:
+            self.env["whatsapp.message"]._process_queue()
+            self.assertEqual(calls, [], "a paused account sends nothing")
+        phone = {"id": account.phone_uid, "display_phone_number": "+1 555", "verified_name": "Co"}
+        responses = {
+            ("GET", account.phone_uid): phone,
+            ("GET", f"{account.account_uid}/phone_numbers"): {"data": [phone]},
+        }
+        with self.mock_wa_send(responses=responses):
+            account.with_user(self.user_wa_admin).button_test_connection()
+            self.assertFalse(account.queue_paused)
+            self.env["whatsapp.message"]._process_queue()
+        for message in messages:
+            self.assertWAMessage(message, "sent", fields_values={"attempts": 1})
+        self.assertWASent(self.partners.mapped(lambda p: p._phone_format(number=p.mobile)))
+
+
+@tagged("whatsapp", "post_install", "-at_install")
+class TestWhatsAppMessageNoDuplicate(WhatsAppMessageCase):
+    """Between Meta's answer and our commit a worker may die: the message must not be sent again."""
+
+    def _crash_after_call(self, partner):
+        """Claim and call Meta, then lose the results (the worker died before writing them)."""
+        message = partner._whatsapp_send_template(self.template, queue=True)
+        with self.mock_wa_send():
+            batch = self.env["whatsapp.message"]._claim(self.account)
+            jobs, _outcomes = batch._send_prepare()
+            results = batch._send_call(jobs)
+        self.assertEqual(len(results), 1)
+        self.assertWAMessage(message, "sending", fields_values={"attempts": 1})
+        return message, self.wa_sent[0], results[0].response["messages"][0]["id"]
+
+    def test_crash_then_status_settles_it(self):
+        now = fields.Datetime.now()
+        with freeze_time(now):
+            message, payload, wamid = self._crash_after_call(self.partners[0])
+            # next cron runs: the message is not resent
+            with self.mock_wa_send() as calls:
+                self.env["whatsapp.message"]._process_queue()
+                self.assertEqual(calls, [])
+            # Meta's status (with our uuid) arrives: parked, the message is still owned by the send
+            self.account._webhook_messages(
+                self._wa_status_value([(wamid, "delivered", payload["biz_opaque_callback_data"], None)]), None
+            )
+            self.assertWAMessage(message, "sending")
+        with freeze_time(now + timedelta(minutes=16)), self.mock_wa_send() as calls:
+            self.env["whatsapp.message"]._process_queue()
+            self.assertEqual(calls, [])
+        self.assertWAMessage(message, "delivered", False, fields_values={"wamid": wamid})
+
+    def test_crash_without_evidence_fails_unknown_outcome(self):
+        now = fields.Datetime.now()
+        with freeze_time(now):
+            message, payload, wamid = self._crash_after_call(self.partners[0])
+        for minutes in (16, 40, 61, 90):
+            with freeze_time(now + timedelta(minutes=minutes)), self.mock_wa_send() as calls:
+                self.env["whatsapp.message"]._process_queue()
+                self.assertEqual(calls, [], "never resent blindly")
+        self.assertWAMessage(message, "failed", "unknown_outcome")
+        # a late status (matched by uuid) still settles it
+        self.account._webhook_messages(
+            self._wa_status_value([(wamid, "read", payload["biz_opaque_callback_data"], None)]), None
+        )
+        self.assertWAMessage(message, "read", False, fields_values={"wamid": wamid})
+
+    def test_lost_before_call_requeued_on_evidence(self):
+        """Claimed but never posted (died before the call): statuses of later sends prove Meta never
+        got it, so it is requeued and sent once."""
+        now = fields.Datetime.now()
+        with freeze_time(now):
+            message = self.partners[0]._whatsapp_send_template(self.template, queue=True)
+            self.env["whatsapp.message"]._claim(self.account)  # ... and the worker dies
+        with freeze_time(now + timedelta(minutes=5)), self.mock_wa_send():
+            later = self.partners[1]._whatsapp_send_template(self.template, queue=False)
+        self.account._webhook_messages(self._wa_status_value([(later.wamid, "delivered", None, None)]), None)
+        with freeze_time(now + timedelta(minutes=16)), self.mock_wa_send():
+            self.env["whatsapp.message"]._process_queue()
+        self.assertWAMessage(message, "sent", fields_values={"attempts": 2})
+        self.assertWASent(["+33612345600"], count=1)
+
+    def test_read_timeout_not_resent(self):
+        """A read timeout is ambiguous (Meta may have accepted it): wait for its status, do not resend."""
+        timeout = WhatsAppApiError(
+            "Meta did not answer in time (ReadTimeout).", category="transient", retryable=True
+        )
+        now = fields.Datetime.now()
+        with freeze_time(now), self.mock_wa_send(errors={"*": [timeout]}):
+            message = self.partners[0]._whatsapp_send_template(self.template, queue=False)
+        self.assertWAMessage(message, "sending")
+        self.account._webhook_messages(
+            self._wa_status_value([("wamid.LATE", "sent", message.uuid, None)]), None
+        )
+        with freeze_time(now + timedelta(minutes=3)), self.mock_wa_send() as calls:
+            self.env["whatsapp.message"]._process_queue()
+            self.assertEqual(calls, [])
+        self.assertWAMessage(message, "sent", fields_values={"wamid": "wamid.LATE"})
+
+    def test_connect_error_retried(self):
+        """A connection refused never reached Meta: retried with backoff."""
+        refused = WhatsAppApiError(
+            "Could not reach Meta (ConnectionError).", category="transient", retryable=True
+        )
+        refused.__cause__ = ConnectionRefusedError("[Errno 111] Connection refused")
+        now = fields.Datetime.now()
+        with freeze_time(now), self.mock_wa_send(errors={"*": [refused]}):
+            message = self.partners[0]._whatsapp_send_template(self.template, queue=False)
+        self.assertWAMessage(message, "queued", "server")
+        with freeze_time(now + timedelta(minutes=1)), self.mock_wa_send():
+            self.env["whatsapp.message"]._process_queue()
+        self.assertWAMessage(message, "sent", fields_values={"attempts": 2})
