@@ -12,3 +12,12 @@ from . import whatsapp_template_meta
 from . import whatsapp_template_render
 from . import whatsapp_template_variable
 from . import whatsapp_webhook_event
+from . import mail_message
+from . import mail_notification
+from . import mail_thread
+from . import whatsapp_account_sending
+from . import whatsapp_media_cache
+from . import whatsapp_message
+from . import whatsapp_message_queue
+from . import whatsapp_message_status
+from . import whatsapp_status_pending
