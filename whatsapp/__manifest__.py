@@ -28,5 +28,9 @@
         "demo/whatsapp_account_demo.xml",
         "demo/whatsapp_template_demo.xml",
     ],
+    "assets": {
+        "web.assets_backend": ["whatsapp/static/src/**/*"],
+        "web.assets_tests": ["whatsapp/static/tests/tours/**/*"],
+    },
     "application": True,
 }
