@@ -3,7 +3,7 @@
 import threading
 import time
 
-from . import control, graph
+from . import control, emulator, graph
 from .faults import Fault, FaultTable
 from .server import SandboxHTTPServer
 from .state import Account, Media, State, Template, new_wamid
@@ -103,6 +103,9 @@ class Sandbox:
         self._stop_event.wait(seconds)
 
     def dispatch(self, req):
+        resp = emulator.handle(self, req)  # the phone emulator's page and endpoints; None for anything else
+        if resp is not None:
+            return resp
         if req.parts and req.parts[0] == "_sandbox":
             return control.handle(self, req)
         return graph.handle(self, req)
