@@ -29,11 +29,8 @@ def _pip(*args):
         raise Fatal(f"pip {' '.join(args)} failed: {lines[-1] if lines else proc.returncode}")
 
 
-def _digest(files):
-    h = hashlib.sha256(sys.version.encode())
-    for f in files:
-        h.update(f.name.encode() + f.read_bytes())
-    return h.hexdigest()
+def _digest(path):
+    return f"{path.name}:{hashlib.sha256(sys.version.encode() + path.read_bytes()).hexdigest()}"
 
 
 def odoo_deps_importable():
@@ -52,12 +49,13 @@ def ensure(extra=(), odoo_deps=False):
     files = [ROOT / "requirements.txt", *(ROOT / e for e in extra)]
     if odoo_deps and not odoo_deps_importable():
         files.insert(0, ROOT / "requirements-odoo18.txt")
-    stamp = STAMP.read_text().split() if STAMP.exists() else []
-    digest = _digest(files)
-    if digest in stamp:
-        return PY
+    done = set(STAMP.read_text().split()) if STAMP.exists() else set()
     for f in files:
+        digest = _digest(f)
+        if digest in done:
+            continue  # installed already, unchanged since
         say(f"pip install -r {f.name}")
         _pip("install", "-r", str(f))
-    STAMP.write_text("\n".join([*stamp[-9:], digest]) + "\n")
+        done = {d for d in done if not d.startswith(f"{f.name}:")} | {digest}
+        STAMP.write_text("\n".join(sorted(done)) + "\n")
     return PY
