@@ -31,7 +31,7 @@ class WhatsAppTemplate(models.Model):
             "|",
             ("allowed_user_ids", "=", False),
             ("allowed_user_ids", "in", self.env.user.ids),
-            ("account_id.allowed_company_ids", "in", self.env.user.company_ids.ids),
+            ("account_id.allowed_company_ids", "in", self.env.companies.ids),
         ]
         return self.search(domain, order="sequence, id")
 

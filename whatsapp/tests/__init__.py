@@ -5,3 +5,5 @@ from . import test_whatsapp_template_validation
 from . import test_whatsapp_template_meta
 from . import test_whatsapp_message
 from . import test_whatsapp_message_status
+from . import test_whatsapp_template_webhook
+from . import test_whatsapp_template_access
