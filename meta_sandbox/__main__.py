@@ -47,6 +47,7 @@ def main(argv=None):
         f"token {DEMO_ACCOUNT['token']}); webhooks -> {args.callback or 'nowhere'}",
         flush=True,
     )
+    print(f"Phone emulator (play the customer): {sb.url}/emulator", flush=True)
     done = threading.Event()
     # Explicit handlers: a background job started by a non-interactive shell inherits SIGINT ignored.
     signal.signal(signal.SIGTERM, lambda *_: done.set())

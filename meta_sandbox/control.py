@@ -14,6 +14,9 @@ POST /_sandbox/templates                  {waba_id, name, language, category, co
 POST /_sandbox/send_webhook               {field, value, waba_id?}
 POST /_sandbox/reset                      {}
 POST /_sandbox/wait_idle                  {timeout?}
+
+The phone emulator's page (/emulator) and endpoints (conversations, chat, emulate, upload, media, read) are in
+``emulator.py``.
 """
 
 from .server import Response

@@ -75,7 +75,8 @@ def _account(sb, pnid):
 
 
 def _templates(sb):
-    return dict(sb.state.templates)
+    with sb.state.lock:
+        return dict(sb.state.templates)
 
 
 # reading ------------------------------------------------------------------------------------------------
@@ -262,10 +263,12 @@ def _pick_reply(bubble, kind, reply_id):
     for section in (bubble.get("list") or {}).get("sections") or []:
         for row in section.get("rows") or []:
             if row.get("id") == reply_id:
-                reply = {"id": row["id"], "title": row.get("title", "")}
-                if row.get("description"):
-                    reply["description"] = row["description"]
-                return reply
+                # The spec requires ``description`` in list_reply: an empty one for a row without any.
+                return {
+                    "id": row["id"],
+                    "title": row.get("title", ""),
+                    "description": row.get("description") or "",
+                }
     raise EmulatorError("that message has no such list row")
 
 

@@ -142,8 +142,8 @@
             node.addEventListener("click", () => send("button_reply", { wamid: m.wamid, id: b.id }));
             return node;
         }
-        if (b.type === "url") return el("a", "o-wa-emu-url-button", `🔗 ${b.text}`, { href: b.url, target: "_blank", rel: "noopener", title: b.url });
-        if (b.type === "phone_number") return el("a", "o-wa-emu-phone-button", `📞 ${b.text} · ${b.phone || ""}`, { href: `tel:${b.phone || ""}` });
+        if (b.type === "url") return el("a", "o-wa-emu-url-button", `↗ ${b.text}`, { href: b.url, target: "_blank", rel: "noopener", title: b.url });
+        if (b.type === "phone_number") return el("a", "o-wa-emu-phone-button", `☎ ${b.text} · ${b.phone || ""}`, { href: `tel:${b.phone || ""}` });
         if (b.type === "copy_code") {
             const node = el("button", "o-wa-emu-copy-code", `⧉ ${b.text}: ${b.code}`, { type: "button" });
             node.addEventListener("click", () => {
@@ -177,7 +177,7 @@
 
     function summary(m) {
         if (!m) return "…";
-        if (m.text) return m.text.split("\n")[0].slice(0, 90);
+        if (m.text) return m.text.split("\n")[0].replace(/[*_~`]/g, "").slice(0, 90);
         if (m.media) return m.media.filename || m.media.type;
         if (m.location) return `Location: ${m.location.name || ""}`;
         return m.type;
@@ -428,7 +428,9 @@
             return;
         }
         error.textContent = "";
-        open(phone, $(".o-wa-emu-new-name").value.trim()).then(refreshList).catch((e) => showError(e.message));
+        const name = $(".o-wa-emu-new-name").value.trim();
+        $(".o-wa-emu-new-phone").value = $(".o-wa-emu-new-name").value = "";
+        open(phone, name).then(refreshList).catch((e) => showError(e.message));
     });
     $(".o-wa-emu-account").addEventListener("change", (ev) => {
         st.pnid = ev.target.value;

@@ -273,6 +273,17 @@ def test_each_customer_action_emits_a_signed_spec_valid_webhook(sb, receiver):
             },
         ),
         (
+            {"kind": "list_reply", "wamid": listing, "id": "pm"},
+            {
+                "type": "interactive",
+                "interactive": {
+                    "type": "list_reply",
+                    "list_reply": {"id": "pm", "title": "Afternoon", "description": ""},
+                },
+                "context": {"from": BUSINESS, "id": listing},
+            },
+        ),
+        (
             {"kind": "location", "latitude": "48.8584", "longitude": 2.2945, "name": "Eiffel Tower"},
             {
                 "type": "location",
