@@ -1,0 +1,2 @@
+from . import test_event_templates
+from . import test_whatsapp_schedule

@@ -1,0 +1,65 @@
+from odoo.addons.whatsapp.tests.common import import_sandbox
+from odoo.tests import tagged
+
+from .common import WhatsAppEventCase
+
+
+@tagged("post_install", "-at_install", "whatsapp", "whatsapp_event")
+class TestEventTemplates(WhatsAppEventCase):
+    def test_ready_templates_valid(self):
+        """Both ready templates: draft ones pass the template's own checks and their create payload is valid
+        against Meta's spec."""
+        import_sandbox()
+        from meta_sandbox.spec import validate_request  # noqa: PLC0415 - located at run time
+
+        for xmlid, header in (
+            ("whatsapp_event.whatsapp_template_event_ticket", "DOCUMENT"),
+            ("whatsapp_event.whatsapp_template_event_reminder", "LOCATION"),
+        ):
+            with self.subTest(template=xmlid):
+                template = (
+                    self.env.ref(xmlid)
+                    .sudo()
+                    .copy({"account_id": self.account.id, "template_name": f"{xmlid.split('.')[1]}_check"})
+                )
+                self.assertEqual(template.status, "draft")
+                template._check_submittable()
+                payload = template._get_meta_create_payload(header_handle="4::aGVhZGVy")
+                self.assertEqual(
+                    payload["components"][0],
+                    {
+                        "type": "HEADER",
+                        "format": header,
+                        **({"example": {"header_handle": ["4::aGVhZGVy"]}} if header == "DOCUMENT" else {}),
+                    },
+                )
+                self.assertEqual(
+                    validate_request("POST", "/{Version}/{WABA-ID}/message_templates", payload), []
+                )
+
+    def test_ready_templates_content(self):
+        ticket = self.env.ref("whatsapp_event.whatsapp_template_event_ticket")
+        self.assertEqual(
+            ticket.report_id, self.env.ref("event.action_report_event_registration_full_page_ticket")
+        )
+        self.assertEqual(ticket.model, "event.registration")
+        reminder = self.env.ref("whatsapp_event.whatsapp_template_event_reminder")
+        location = reminder.variable_ids.filtered(lambda v: v.line_type == "location").sorted("position")
+        self.assertEqual(
+            location.mapped("field_name"),
+            [
+                "event_id.address_id.name",
+                "event_id.address_inline",
+                "event_id.address_id.partner_latitude",
+                "event_id.address_id.partner_longitude",
+            ],
+        )
+        for template in ticket | reminder:
+            with self.subTest(template=template.name):
+                body = template.variable_ids.filtered(lambda v: v.line_type == "body")
+                self.assertTrue(all(v.field_type == "field" for v in body))
+                self.assertIn("event_id.date_begin_located", body.mapped("field_name"))
+                self.assertIn("whatsapp_event_url", body.mapped("field_name"))
+                # the paths are safe for WhatsApp administrators who are not Settings administrators
+                safe = self.env["event.registration"]._wa_safe_fields()
+                self.assertFalse(set(template.variable_ids.mapped("field_name")) - set(safe))
