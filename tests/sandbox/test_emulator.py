@@ -522,3 +522,61 @@ def test_browser_quick_reply_click_reaches_odoo_as_button_webhook(sb, receiver):
         for s in p["entry"][0]["changes"][0]["value"].get("statuses", [])
     ]
     assert statuses.count("read") == 1
+
+
+def test_template_rendering_named_params_media_and_location_headers(sb):
+    from meta_sandbox.emulator_view import render_template  # noqa: PLC0415
+
+    named = sb.add_template(
+        "2000001",
+        "coupon",
+        parameter_format="NAMED",
+        components=[
+            {"type": "HEADER", "format": "DOCUMENT"},
+            {"type": "BODY", "text": "{{name}}, you owe {{amount}} by {{due}}."},
+            {
+                "type": "BUTTONS",
+                "buttons": [{"type": "COPY_CODE", "example": "X"}, {"type": "FLOW", "text": "Go"}],
+            },
+        ],
+    )
+    body = [
+        {"type": "text", "parameter_name": "name", "text": "Ana"},
+        {
+            "type": "currency",
+            "parameter_name": "amount",
+            "currency": {"fallback_value": "€12.50", "code": "EUR"},
+        },
+        {"type": "date_time", "parameter_name": "due", "date_time": {"fallback_value": "May 1"}},
+    ]
+    header = {
+        "type": "header",
+        "parameters": [{"type": "document", "document": {"id": "77", "filename": "a.pdf"}}],
+    }
+    code = {"type": "coupon_code", "coupon_code": "SAVE20"}
+    button = {"type": "button", "sub_type": "copy_code", "index": 0, "parameters": [code]}
+    sent = {"name": "coupon", "components": [header, {"type": "body", "parameters": body}, button]}
+    view = render_template(named, sent)
+    assert view["header"] == {
+        "type": "document",
+        "url": "/_sandbox/media/77",
+        "filename": "a.pdf",
+        "mime_type": None,
+    }
+    assert view["text"] == "Ana, you owe €12.50 by May 1."
+    assert [(b["type"], b.get("code")) for b in view["buttons"]] == [("copy_code", "SAVE20"), ("flow", None)]
+    located = sb.add_template(
+        "2000001",
+        "where",
+        components=[{"type": "HEADER", "format": "LOCATION"}, {"type": "BODY", "text": "Here"}],
+    )
+    loc = {"latitude": 1.5, "longitude": 2.5, "name": "Shop", "address": "Main St"}
+    view = render_template(
+        located, {"components": [{"type": "header", "parameters": [{"type": "location", "location": loc}]}]}
+    )
+    assert (
+        view["header"]["type"] == "location"
+        and view["header"]["name"] == "Shop"
+        and "mlat=1.5" in view["header"]["url"]
+    )
+    assert render_template(None, {"name": "gone"})["text"] == "[template gone]"
