@@ -7,3 +7,4 @@ from . import test_whatsapp_message
 from . import test_whatsapp_message_status
 from . import test_whatsapp_template_webhook
 from . import test_whatsapp_template_access
+from . import test_whatsapp_message_sandbox
