@@ -15,6 +15,7 @@
         "security/whatsapp_message_security.xml",
         "data/ir_cron_data.xml",
         "data/whatsapp_message_cron.xml",
+        "data/whatsapp_discuss_cron.xml",
         "views/whatsapp_account_views.xml",
         "views/whatsapp_webhook_event_views.xml",
         "views/res_config_settings_views.xml",

@@ -21,3 +21,10 @@ from . import whatsapp_message
 from . import whatsapp_message_queue
 from . import whatsapp_message_status
 from . import whatsapp_status_pending
+from . import res_partner_whatsapp
+from . import discuss_channel
+from . import discuss_channel_member
+from . import mail_message_discuss
+from . import whatsapp_message_discuss
+from . import whatsapp_account_discuss
+from . import whatsapp_account_discuss_render

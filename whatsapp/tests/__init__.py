@@ -8,3 +8,7 @@ from . import test_whatsapp_message_status
 from . import test_whatsapp_template_webhook
 from . import test_whatsapp_template_access
 from . import test_whatsapp_message_sandbox
+from . import test_discuss_inbound
+from . import test_discuss_routing
+from . import test_discuss_outbound
+from . import test_discuss_media

@@ -1,0 +1,76 @@
+from odoo import models
+
+from odoo.addons.mail.tools.discuss import Store
+
+#: WhatsApp tick shown in Discuss for an outbound message state (the lowest part of a post wins)
+TICK_BY_STATE = {
+    "queued": "pending",
+    "sending": "pending",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "replied": "read",
+    "failed": "failed",
+    "bounced": "failed",
+    "cancelled": "failed",
+}
+TICK_ORDER = ["failed", "pending", "sent", "delivered", "read"]
+
+
+class MailMessage(models.Model):
+    _inherit = "mail.message"
+
+    def _to_store(self, store: Store, /, **kwargs):
+        super()._to_store(store, **kwargs)
+        for message, values in self._wa_status_values().items():
+            store.add(message, values)
+
+    def _wa_status_values(self):
+        """``{mail.message: {"whatsapp_status", "whatsapp_failure", "whatsapp_message_ids"}}`` for the
+        messages of WhatsApp chats (operators' posts: ticks; customers' messages: nothing)."""
+        channel_messages = self.filtered(lambda m: m.model == "discuss.channel" and m.res_id)
+        if not channel_messages:
+            return {}
+        # sudo: the status of the messages a user can read is no secret; whatsapp.message may not be readable
+        wa_messages = (
+            self.env["whatsapp.message"]
+            .sudo()
+            .search(
+                [("mail_message_id", "in", channel_messages.ids), ("direction", "=", "outbound")], order="id"
+            )
+        )
+        result = {}
+        for message, group in wa_messages.grouped("mail_message_id").items():
+            ticks = [TICK_BY_STATE.get(m.state, "pending") for m in group]
+            status = min(ticks, key=TICK_ORDER.index)
+            failed = group.filtered(lambda m: m.state in ("failed", "bounced", "cancelled"))
+            result[message.with_env(self.env)] = {
+                "whatsapp_status": status,
+                "whatsapp_failure": "\n".join(filter(None, failed.mapped("failure_reason"))) or False,
+                "whatsapp_message_ids": failed.ids if failed else group.ids,
+            }
+        return result
+
+    def _wa_bus_send_status(self):
+        """Push the ticks of these messages to their chats."""
+        values = self._wa_status_values()
+        for message, vals in values.items():
+            channel = self.env["discuss.channel"].browse(message.res_id).sudo()  # sudo: bus target only
+            channel._bus_send_store(message, vals)
+
+    def _message_reaction(self, content, action, partner, guest, store: Store = None):
+        """An operator's reaction in a WhatsApp chat is sent to WhatsApp (an empty emoji removes it)."""
+        channel = self.model == "discuss.channel" and self.env["discuss.channel"].browse(self.res_id)
+        is_operator_reaction = (
+            channel
+            and not self.env.context.get("wa_inbound")
+            and channel.sudo().channel_type == "whatsapp"  # sudo: type of the message's chat
+            and partner
+            and partner != channel.sudo().wa_partner_id  # sudo: see above
+        )
+        if is_operator_reaction:
+            channel.sudo()._wa_check_window()  # sudo: see above; refused before anything changes
+        res = super()._message_reaction(content, action, partner, guest, store=store)
+        if is_operator_reaction:
+            channel.sudo()._wa_send_reaction(self, content if action == "add" else "")  # sudo: see above
+        return res

@@ -1,0 +1,101 @@
+from datetime import datetime, timedelta
+
+from freezegun import freeze_time
+
+from odoo.tests import tagged
+
+from odoo.addons.mail.tests.common import mail_new_test_user
+
+from .common_discuss import WhatsAppDiscussCase
+
+T0 = datetime(2026, 3, 2, 9, 0, 0)
+
+
+@tagged("whatsapp", "post_install", "-at_install")
+class TestDiscussRouting(WhatsAppDiscussCase):
+    """The 15-day routing of both flows and the notification rules (seed: "Notifications")."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.user_operator_2 = mail_new_test_user(
+            cls.env, login="wa_operator_2", groups="base.group_user,whatsapp.group_whatsapp_user", name="Olga"
+        )
+        cls.account.sudo().notify_user_ids = [(6, 0, (cls.user_wa_admin | cls.user_operator_2).ids)]
+        cls.customer = cls.env["res.partner"].create({"name": "Ana", "mobile": "+33 6 12 34 56 78"})
+
+    def send_template(self, user):
+        with self.mock_wa_send():
+            messages = self.customer.with_user(user)._whatsapp_send_template(
+                self.template.with_user(user), queue=False
+            )
+        self.assertEqual(messages.state, "sent")
+        return messages
+
+    def test_customer_initiated(self):
+        with freeze_time(T0):
+            self.receive_text("Hi")
+        chat = self.chat()
+        self.assertEqual(self.member_users(chat), self.user_wa_admin | self.user_operator_2)
+        self.assertEqual(chat.wa_partner_id, self.customer)
+        member = chat.sudo().channel_member_ids.filtered(lambda m: m.partner_id == self.user_wa_admin.partner_id)
+        self.assertTrue(member.is_pinned, "the chat shows in their Discuss")
+
+    def test_company_initiated_answer_within_15_days(self):
+        with freeze_time(T0):
+            template_message = self.send_template(self.user_wa)
+        with freeze_time(T0 + timedelta(days=14)):
+            answer = self.receive_text("Yes please")
+        chat = self.chat()
+        self.assertEqual(self.member_users(chat), self.user_wa, "only the sender, not the notify users")
+        self.assertEqual(answer.wa_answered_message_id, template_message)
+        note = self.customer.message_ids.filtered(lambda m: "answered the WhatsApp template" in str(m.body))
+        self.assertEqual(len(note), 1)
+        self.assertIn(f"discuss.channel_{chat.id}", str(note.body), "a link to the chat")
+        # the conversation now runs: later messages only reach its members
+        with freeze_time(T0 + timedelta(days=14, hours=1)):
+            self.receive_text("Anything else?")
+        self.assertEqual(self.member_users(chat), self.user_wa)
+
+    def test_company_initiated_answer_after_15_days(self):
+        with freeze_time(T0):
+            self.send_template(self.user_wa)
+        with freeze_time(T0 + timedelta(days=15, minutes=1)):
+            answer = self.receive_text("Late answer")
+        self.assertEqual(self.member_users(self.chat()), self.user_wa_admin | self.user_operator_2)
+        self.assertFalse(answer.wa_answered_message_id)
+
+    def test_running_conversation_then_15_days_silence(self):
+        with freeze_time(T0):
+            self.send_template(self.user_wa)
+        with freeze_time(T0 + timedelta(days=1)):
+            self.receive_text("Answer")
+            chat = self.chat()
+            chat.with_user(self.user_wa).message_post(body="Operator answer", message_type="comment")
+        with freeze_time(T0 + timedelta(days=10)):
+            self.receive_text("Still there?")
+        self.assertEqual(self.member_users(chat), self.user_wa, "conversation running: members only")
+        with freeze_time(T0 + timedelta(days=26)):
+            self.receive_text("Hello again")
+        self.assertEqual(
+            self.member_users(chat), self.user_wa | self.user_wa_admin | self.user_operator_2,
+            "no operator answer for 15 days: every notify user again",
+        )
+
+    def test_template_answered_once(self):
+        """A second message after the answer is no longer "the answer to the template"."""
+        with freeze_time(T0):
+            self.send_template(self.user_wa)
+        with freeze_time(T0 + timedelta(hours=1)):
+            first = self.receive_text("one")
+            second = self.receive_text("two")
+        self.assertTrue(first.wa_answered_message_id)
+        self.assertFalse(second.wa_answered_message_id)
+
+    def test_add_users_to_chat(self):
+        """Seed "Add users to a chat": an operator invites a colleague."""
+        with freeze_time(T0):
+            self.receive_text("Hi")
+            chat = self.chat()
+            chat.with_user(self.user_wa_admin).add_members(partner_ids=self.user_wa.partner_id.ids)
+        self.assertIn(self.user_wa, self.member_users(chat))
