@@ -7,9 +7,9 @@ from . import whatsapp_account_templates
 from . import whatsapp_template
 from . import whatsapp_template_actions
 from . import whatsapp_template_button
-from . import whatsapp_template_composer
 from . import whatsapp_template_meta
 from . import whatsapp_template_render
+from . import whatsapp_template_composer  # after _render: overrides _get_header_media
 from . import whatsapp_template_variable
 from . import whatsapp_webhook_event
 from . import mail_message

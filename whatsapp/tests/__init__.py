@@ -12,3 +12,5 @@ from . import test_discuss_inbound
 from . import test_discuss_routing
 from . import test_discuss_outbound
 from . import test_discuss_media
+from . import test_whatsapp_composer
+from . import test_ir_actions_server

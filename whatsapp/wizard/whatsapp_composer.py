@@ -236,7 +236,7 @@ class WhatsAppComposer(models.TransientModel):
                     model=self.res_model_description or self.res_model,
                 )
             )
-        records.check_access("read")
+        self._check_values_access(self.template_id, records)
         if len(self.attachment_ids) > 1:
             raise UserError(self.env._("A WhatsApp message has a single header file; keep only one."))
         for attachment in self.attachment_ids if self.can_attach else ():
@@ -310,9 +310,39 @@ class WhatsAppComposer(models.TransientModel):
             result.append((record, raw, record._phone_format(number=raw) if raw else False))
         return result
 
+    @api.model
+    def _check_values_access(self, template, records):
+        """Raise an AccessError unless the sender may read ``records`` and every record and field the
+        template's variables read from them.
+
+        Checked against the database (record rules, field groups), not the ORM cache, which may hold values
+        read by other code of the same transaction.
+        """
+        records.check_access("read")
+        for variable in template.variable_ids:
+            self._check_variable_access(variable, records)
+
+    @api.model
+    def _check_variable_access(self, variable, records):
+        if variable.field_type != "field" or not variable.field_name:
+            return
+        current = records
+        for part in variable.field_name.split("."):
+            if part not in current._fields:
+                return
+            current.check_field_access_rights("read", [part])
+            if not current._fields[part].relational:
+                return
+            current = current.mapped(part)
+            current.check_access("read")
+
     def _get_preview_values(self, record):
         """``{variable: text}`` for the preview of ``record``: the sender's values, or a hint when the sender
         may not read a value (nothing is read as superuser)."""
+        try:
+            record.check_access("read")
+        except AccessError:
+            return None  # the template's sample values
         free_text = self._prepare_free_text()
         values = {}
         for variable in self.template_id.variable_ids:
@@ -320,6 +350,7 @@ class WhatsAppComposer(models.TransientModel):
                 values[variable] = free_text.get(variable.id) or variable.name
                 continue
             try:
+                self._check_variable_access(variable, record)
                 values[variable] = variable._get_value(record, free_text)
             except AccessError:
                 values[variable] = self.env._("(no access)")
