@@ -1,10 +1,9 @@
 import hashlib
-import time
 
 from markupsafe import Markup, escape
 from odoo import api, models
 from odoo.exceptions import UserError
-from odoo.tools.safe_eval import safe_eval
+from odoo.tools.safe_eval import safe_eval, time
 
 from ..tools import template_tools as tt
 
