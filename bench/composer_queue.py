@@ -1,0 +1,144 @@
+"""Benchmark: the WhatsApp composer queueing a template to 1,000 recipients (target ≤ 0.4 s).
+
+Measures ``whatsapp.composer.action_send_whatsapp()`` on a selection (the batch path: numbers normalised,
+bodies rendered with the sender's rights, chatter messages, ``whatsapp.message`` rows and notifications
+created, queue triggered), including the final flush to PostgreSQL. Meta is never called: a selection is
+only queued. Everything runs in one transaction that is rolled back.
+
+Usage (a database where ``whatsapp`` is installed)::
+
+    python3 bench/composer_queue.py -d DB [--db_host H --db_port P --db_user U] [--count 1000] [--repeat 5]
+
+Prints one line per run and a summary ``composer_queue: N recipients: median X s (target ≤ 0.4 s)``;
+``main()`` returns the summary as a dict for ``bench/run.py``.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET_SECONDS = 0.4
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-d", "--database", required=True)
+    parser.add_argument("--db_host", default=os.path.join(ROOT, ".local", "pg", "run"))
+    parser.add_argument("--db_port", default="54320")
+    parser.add_argument("--db_user", default="odoo")
+    parser.add_argument("--odoo", default="/opt/odoo/18.0", help="Odoo source directory")
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    return parser.parse_known_args(argv)[0]  # bench/run.py passes its arguments to every bench
+
+
+def _setup(env, count):
+    """An account on a closed port, an approved template with a field and a free-text variable, a sender
+    and ``count`` partners (one in ten with an invalid number)."""
+    env["whatsapp.account"].search([]).action_archive()
+    account = env["whatsapp.account"].create(
+        {
+            "name": "Bench",
+            "phone_uid": "9100001",
+            "account_uid": "9200001",
+            "app_uid": "9300001",
+            "token": "bench-token",
+            "app_secret": "bench-secret",
+            "api_base_url": "http://127.0.0.1:9",
+            "allowed_company_ids": [(6, 0, env.ref("base.main_company").ids)],
+        }
+    )
+    template = env["whatsapp.template"].create(
+        {
+            "name": "Bench greeting",
+            "template_name": "bench_greeting",
+            "account_id": account.id,
+            "model_id": env["ir.model"]._get_id("res.partner"),
+            "phone_field": "mobile",
+            "category": "utility",
+            "lang_code": "en_US",
+            "body": "Hello {{1}}, your reference is {{2}}. See you soon!",
+        }
+    )
+    template.variable_ids.filtered(lambda v: v.key == "body-1").write(
+        {"field_type": "field", "field_name": "name"}
+    )
+    template.variable_ids.filtered(lambda v: v.key == "body-2").write({"demo_value": "REF-001"})
+    template.status = "approved"
+    sender = env["res.users"].create(
+        {
+            "name": "Bench Sender",
+            "login": "bench_whatsapp_sender",
+            "groups_id": [
+                (6, 0, [env.ref("base.group_user").id, env.ref("whatsapp.group_whatsapp_user").id])
+            ],
+        }
+    )
+    partners = env["res.partner"].create(
+        [
+            {
+                "name": f"Bench {i}",
+                "mobile": "12" if i % 10 == 9 else f"+33 6 {i // 10000:02d} {i % 10000:04d} 00",
+            }
+            for i in range(count)
+        ]
+    )
+    env.flush_all()
+    return template, sender, partners
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    sys.path.insert(0, args.odoo)
+    import odoo  # noqa: PLC0415 - the Odoo source is located at run time
+    from odoo.tools import config  # noqa: PLC0415
+
+    config.parse_config(
+        [
+            f"--addons-path={os.path.join(args.odoo, 'odoo', 'addons')},{ROOT}",
+            f"--db_host={args.db_host}",
+            f"--db_port={args.db_port}",
+            f"--db_user={args.db_user}",
+            "--log-level=warn",
+        ]
+    )
+    registry = odoo.modules.registry.Registry(args.database)
+    timings = []
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        template, sender, partners = _setup(env, args.count)
+        for run in range(args.repeat):
+            cr.execute("SAVEPOINT bench_run")
+            user_env = env(user=sender.id, su=False)
+            user_env.invalidate_all()
+            started = time.perf_counter()
+            composer = (
+                user_env["whatsapp.composer"]
+                .with_context(default_res_model="res.partner", default_res_ids=partners.ids)
+                .create({"template_id": template.id})
+            )
+            composer.action_send_whatsapp()
+            user_env.flush_all()
+            elapsed = time.perf_counter() - started
+            queued = env["whatsapp.message"].search_count([("template_id", "=", template.id)])
+            timings.append(elapsed)
+            print(
+                f"run {run + 1}: {args.count} recipients ({queued} messages) in {elapsed:.3f} s", flush=True
+            )
+            cr.execute("ROLLBACK TO SAVEPOINT bench_run")
+            env.invalidate_all()
+        cr.rollback()
+    median = statistics.median(timings)
+    print(
+        f"composer_queue: {args.count} recipients: median {median:.3f} s, best {min(timings):.3f} s "
+        f"(target ≤ {TARGET_SECONDS} s)"
+    )
+    return {"name": "composer_queue", "count": args.count, "median": median, "best": min(timings),
+            "target": TARGET_SECONDS}  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
