@@ -2,10 +2,9 @@ import logging
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import UserError
 from odoo.tools import html2plaintext
-
-from odoo.addons.mail.tools.discuss import Store
 
 from ..tools import outbound_split
 from ..tools.graph_api import WhatsAppApiError
@@ -27,7 +26,9 @@ class DiscussChannel(models.Model):
 
     _inherit = "discuss.channel"
 
-    channel_type = fields.Selection(selection_add=[("whatsapp", "WhatsApp")], ondelete={"whatsapp": "cascade"})
+    channel_type = fields.Selection(
+        selection_add=[("whatsapp", "WhatsApp")], ondelete={"whatsapp": "cascade"}
+    )
     wa_account_id = fields.Many2one(
         "whatsapp.account", "WhatsApp Account", index="btree_not_null", ondelete="cascade", readonly=True
     )
@@ -71,7 +72,7 @@ class DiscussChannel(models.Model):
                 raise UserError(
                     self.env._(
                         "The customer's last message is more than 24 hours old: WhatsApp only delivers "
-                        "templates now. Use \"Send a template\" to reopen the conversation with %(name)s.",
+                        'templates now. Use "Send a template" to reopen the conversation with %(name)s.',
                         name=channel.wa_partner_id.display_name or channel.wa_number or channel.name,
                     )
                 )
@@ -89,7 +90,9 @@ class DiscussChannel(models.Model):
         self.ensure_one()
         return {
             "whatsapp_number": self.wa_number or False,
-            "whatsapp_window_end": fields.Datetime.to_string(self.wa_window_end) if self.wa_window_end else False,
+            "whatsapp_window_end": fields.Datetime.to_string(self.wa_window_end)
+            if self.wa_window_end
+            else False,
             "whatsapp_partner": Store.one(self.wa_partner_id, fields=["name"]),
             "whatsapp_account_name": self.wa_account_id.sudo().name,  # sudo: name of the chat's account
         }
@@ -120,11 +123,15 @@ class DiscussChannel(models.Model):
         attachments = message.attachment_ids.sorted("id")
         text = html2plaintext(message.body or "").strip() if message.body else ""
         parts = outbound_split.split_post(
-            text, [(att, att.mimetype, att.name) for att in attachments.sudo()]  # sudo: file metadata
+            text,
+            [(att, att.mimetype, att.name) for att in attachments.sudo()],  # sudo: file metadata
         )
-        context_wamid = message.parent_id and Message.search(
-            [("mail_message_id", "=", message.parent_id.id), ("wamid", "!=", False)], limit=1
-        ).wamid
+        context_wamid = (
+            message.parent_id
+            and Message.search(
+                [("mail_message_id", "=", message.parent_id.id), ("wamid", "!=", False)], limit=1
+            ).wamid
+        )
         vals_list = []
         for index, part in enumerate(parts):
             vals = {
@@ -166,21 +173,27 @@ class DiscussChannel(models.Model):
         """Send (or remove, with ``""``) the business's reaction to a message of this chat."""
         self.ensure_one()
         # sudo: see _wa_send_post
-        target = self.env["whatsapp.message"].sudo().search(
-            [("mail_message_id", "=", message.id), ("wamid", "!=", False)], order="id", limit=1
+        target = (
+            self.env["whatsapp.message"]
+            .sudo()
+            .search([("mail_message_id", "=", message.id), ("wamid", "!=", False)], order="id", limit=1)
         )
         if not target:
             return False
         self._wa_check_window()
-        reaction = self.env["whatsapp.message"].sudo().create(
-            {
-                "account_id": self.wa_account_id.id,
-                "number": self.wa_number,
-                "body": emoji,
-                "model": self._name,
-                "res_id": self.id,
-                "payload": {"type": "reaction", "reaction": {"message_id": target.wamid, "emoji": emoji}},
-            }
+        reaction = (
+            self.env["whatsapp.message"]
+            .sudo()
+            .create(
+                {
+                    "account_id": self.wa_account_id.id,
+                    "number": self.wa_number,
+                    "body": emoji,
+                    "model": self._name,
+                    "res_id": self.id,
+                    "payload": {"type": "reaction", "reaction": {"message_id": target.wamid, "emoji": emoji}},
+                }
+            )
         )
         self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")._trigger()
         return reaction
@@ -192,16 +205,20 @@ class DiscussChannel(models.Model):
         """
         self.ensure_one()
         # sudo: the reader is an operator; read receipts are technical fields of inbound messages
-        unread = self.env["whatsapp.message"].sudo().search(
-            [
-                ("model", "=", self._name),
-                ("res_id", "=", self.id),
-                ("direction", "=", "inbound"),
-                ("wa_read_sent", "=", False),
-                ("wamid", "!=", False),
-                ("mail_message_id", "<=", last_message_id),
-            ],
-            order="id desc",
+        unread = (
+            self.env["whatsapp.message"]
+            .sudo()
+            .search(
+                [
+                    ("model", "=", self._name),
+                    ("res_id", "=", self.id),
+                    ("direction", "=", "inbound"),
+                    ("wa_read_sent", "=", False),
+                    ("wamid", "!=", False),
+                    ("mail_message_id", "<=", last_message_id),
+                ],
+                order="id desc",
+            )
         )
         if not unread:
             return

@@ -8,6 +8,10 @@ class DiscussChannelMember(models.Model):
         """An operator reading a WhatsApp chat marks the customer's messages read on WhatsApp."""
         res = super()._mark_as_read(last_message_id, sync=sync)
         channel = self.channel_id
-        if channel.channel_type == "whatsapp" and self.partner_id and self.partner_id != channel.wa_partner_id:
+        if (
+            channel.channel_type == "whatsapp"
+            and self.partner_id
+            and self.partner_id != channel.wa_partner_id
+        ):
             channel._wa_mark_read(last_message_id)
         return res

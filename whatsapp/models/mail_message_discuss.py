@@ -1,5 +1,4 @@
 from odoo import models
-
 from odoo.addons.mail.tools.discuss import Store
 
 #: WhatsApp tick shown in Discuss for an outbound message state (the lowest part of a post wins)

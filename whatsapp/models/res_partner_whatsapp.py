@@ -37,7 +37,9 @@ class ResPartner(models.Model):
         if not partner and bsuid:
             partner = self.search([("wa_bsuid", "=", bsuid)], order="id", limit=1)
         if not partner:
-            return self.create({"name": name or number or bsuid, "mobile": number or False, "wa_bsuid": bsuid})
+            return self.create(
+                {"name": name or number or bsuid, "mobile": number or False, "wa_bsuid": bsuid}
+            )
         if bsuid and partner.wa_bsuid != bsuid:
             partner.wa_bsuid = bsuid
         return partner

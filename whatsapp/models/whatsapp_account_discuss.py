@@ -17,7 +17,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from markupsafe import Markup
-
 from odoo import api, fields, models
 
 from ..tools.inbound_parser import parse_message
@@ -105,12 +104,20 @@ class WhatsAppAccount(models.Model):
         channel = Channel.browse()
         if number:
             channel = Channel.search(
-                [("channel_type", "=", "whatsapp"), ("wa_account_id", "=", self.id), ("wa_number", "=", number)],
+                [
+                    ("channel_type", "=", "whatsapp"),
+                    ("wa_account_id", "=", self.id),
+                    ("wa_number", "=", number),
+                ],
                 limit=1,
             )
         if not channel and bsuid:
             channel = Channel.search(
-                [("channel_type", "=", "whatsapp"), ("wa_account_id", "=", self.id), ("wa_bsuid", "=", bsuid)],
+                [
+                    ("channel_type", "=", "whatsapp"),
+                    ("wa_account_id", "=", self.id),
+                    ("wa_bsuid", "=", bsuid),
+                ],
                 limit=1,
             )
         if channel:
@@ -171,8 +178,10 @@ class WhatsAppAccount(models.Model):
             order="queued_date desc, id desc",
             limit=1,
         )
-        last_activity = max(filter(None, [channel.wa_last_operator_post, last_template and last_template.queued_date]),
-                            default=None)
+        last_activity = max(
+            filter(None, [channel.wa_last_operator_post, last_template and last_template.queued_date]),
+            default=None,
+        )
         if last_activity and last_activity >= limit:
             return answered, Users
         users = self.notify_user_ids.filtered(lambda u: u.active and not u.share)
@@ -183,7 +192,11 @@ class WhatsAppAccount(models.Model):
         users = template_message.create_uid
         if template_message.model and template_message.res_id and template_message.model in self.env:
             record = self.env[template_message.model].browse(template_message.res_id).exists()
-            if record and "user_id" in record._fields and record._fields["user_id"].comodel_name == "res.users":
+            if (
+                record
+                and "user_id" in record._fields
+                and record._fields["user_id"].comodel_name == "res.users"
+            ):
                 users |= record.user_id
         users = users.filtered(lambda u: u.active and not u.share and not u._is_superuser())
         return users or self.notify_user_ids.filtered(lambda u: u.active and not u.share)
@@ -201,9 +214,12 @@ class WhatsAppAccount(models.Model):
             channel.name,
         )
         record.message_post(
-            body=Markup("%s %s") % (
-                self.env._("The customer answered the WhatsApp template %(template)s:",
-                           template=template_message.template_id.name or ""),
+            body=Markup("%s %s")
+            % (
+                self.env._(
+                    "The customer answered the WhatsApp template %(template)s:",
+                    template=template_message.template_id.name or "",
+                ),
                 link,
             ),
             message_type="comment",
@@ -241,7 +257,9 @@ class WhatsAppAccount(models.Model):
         target = self._wa_message_by_wamid(channel, parsed.target_id)
         if not target:
             if parsed.emoji:
-                parsed.text = self.env._("Reacted %(emoji)s to a message not found in this chat.", emoji=parsed.emoji)
+                parsed.text = self.env._(
+                    "Reacted %(emoji)s to a message not found in this chat.", emoji=parsed.emoji
+                )
                 parsed.kind = "reaction_orphan"
                 self._wa_post_inbound(channel, partner, message, parsed)
             return
@@ -264,8 +282,12 @@ class WhatsAppAccount(models.Model):
             body = self._wa_text_html(parsed.text) + Markup("<span class='o-mail-Message-edited'/>")
             target.write({"body": body})
         else:
-            target.write({"body": self._wa_italic(self.env._("This message was deleted by the customer.")),
-                          "attachment_ids": [(5, 0, 0)]})
+            target.write(
+                {
+                    "body": self._wa_italic(self.env._("This message was deleted by the customer.")),
+                    "attachment_ids": [(5, 0, 0)],
+                }
+            )
         channel._bus_send_store(target, fields=["body", "attachment_ids"])
         return target
 
@@ -273,20 +295,41 @@ class WhatsAppAccount(models.Model):
         """``system`` messages: a number change moves the partner and the chat to the new number."""
         system = parsed.system or {}
         old_number = message.number if message.number and message.number.startswith("+") else False
-        channel = self.env["discuss.channel"].search(
-            [("channel_type", "=", "whatsapp"), ("wa_account_id", "=", self.id), ("wa_number", "=", old_number)],
-            limit=1,
-        ) if old_number else self.env["discuss.channel"]
+        channel = (
+            self.env["discuss.channel"].search(
+                [
+                    ("channel_type", "=", "whatsapp"),
+                    ("wa_account_id", "=", self.id),
+                    ("wa_number", "=", old_number),
+                ],
+                limit=1,
+            )
+            if old_number
+            else self.env["discuss.channel"]
+        )
         new_number = system.get("new_wa_id") and self._phone_format(number="+" + system["new_wa_id"])
         if system.get("type") == "user_changed_number" and new_number and old_number:
             partners = self.env["res.partner"].search([("phone_sanitized", "=", old_number)])
             for partner in partners:
-                field = "mobile" if partner.mobile and partner._phone_format(number=partner.mobile) == old_number else "phone"
+                field = (
+                    "mobile"
+                    if partner.mobile and partner._phone_format(number=partner.mobile) == old_number
+                    else "phone"
+                )
                 partner[field] = new_number
             if channel and not self.env["discuss.channel"].search_count(
-                [("channel_type", "=", "whatsapp"), ("wa_account_id", "=", self.id), ("wa_number", "=", new_number)]
+                [
+                    ("channel_type", "=", "whatsapp"),
+                    ("wa_account_id", "=", self.id),
+                    ("wa_number", "=", new_number),
+                ]
             ):
-                channel.write({"wa_number": new_number, "name": self._wa_channel_name(channel.wa_partner_id, new_number)})
+                channel.write(
+                    {
+                        "wa_number": new_number,
+                        "name": self._wa_channel_name(channel.wa_partner_id, new_number),
+                    }
+                )
         if system.get("new_bsuid"):
             self.env["res.partner"].search([("phone_sanitized", "=", new_number or old_number)]).write(
                 {"wa_bsuid": system["new_bsuid"]}

@@ -1,7 +1,6 @@
 """HTML shown in Discuss for each kind of inbound WhatsApp message (from a parsed ``Inbound``)."""
 
 from markupsafe import Markup, escape
-
 from odoo import _lt, api, models
 from odoo.tools import plaintext2html
 
@@ -98,11 +97,17 @@ class WhatsAppAccount(models.Model):
     @api.model
     def _wa_location_html(self, location):
         name = location.get("name") or self.env._("Location")
-        lines = [Markup('📍 <a href="%s" target="_blank" rel="noopener">%s</a>') % (location.get("map_url") or "#", name)]
+        lines = [
+            Markup('📍 <a href="%s" target="_blank" rel="noopener">%s</a>')
+            % (location.get("map_url") or "#", name)
+        ]
         if location.get("address"):
             lines.append(escape(location["address"]))
         if location.get("url"):
-            lines.append(Markup('<a href="%s" target="_blank" rel="noopener">%s</a>') % (location["url"], location["url"]))
+            lines.append(
+                Markup('<a href="%s" target="_blank" rel="noopener">%s</a>')
+                % (location["url"], location["url"])
+            )
         return Markup('<p class="o_whatsapp_location">%s</p>') % Markup("<br/>").join(lines)
 
     @api.model
@@ -114,17 +119,23 @@ class WhatsAppAccount(models.Model):
                 lines.append(escape(contact["org"]))
             lines += [escape(p["phone"] or ("+" + p["wa_id"])) for p in contact.get("phones") or []]
             lines += [escape(email) for email in contact.get("emails") or []]
-            cards.append(Markup('<div class="o_whatsapp_contact border rounded p-2 mb-1">%s</div>') % Markup("<br/>").join(lines))
+            cards.append(
+                Markup('<div class="o_whatsapp_contact border rounded p-2 mb-1">%s</div>')
+                % Markup("<br/>").join(lines)
+            )
         header = self._wa_italic(self.env._("Shared contact(s):"))
         return header + Markup("").join(cards)
 
     @api.model
     def _wa_order_html(self, order):
         rows = Markup("").join(
-            Markup("<li>%s × %s — %s %s</li>") % (item["quantity"], item["product"], item["price"], item["currency"])
+            Markup("<li>%s × %s — %s %s</li>")
+            % (item["quantity"], item["product"], item["price"], item["currency"])
             for item in order.get("items") or []
         )
-        totals = ", ".join(f"{amount:g} {currency}" for currency, amount in (order.get("totals") or {}).items())
+        totals = ", ".join(
+            f"{amount:g} {currency}" for currency, amount in (order.get("totals") or {}).items()
+        )
         html = Markup("<p><b>%s</b></p><ul>%s</ul><p>%s</p>") % (
             self.env._("Order (catalog %(catalog)s)", catalog=order.get("catalog_id") or "?"),
             rows,

@@ -6,7 +6,6 @@ import mimetypes
 from datetime import timedelta
 
 from markupsafe import Markup
-
 from odoo import api, fields, models
 from odoo.tools import SQL
 

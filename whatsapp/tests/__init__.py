@@ -15,3 +15,4 @@ from . import test_discuss_media
 from . import test_whatsapp_composer
 from . import test_ir_actions_server
 from . import test_whatsapp_template_render
+from . import test_discuss_tours

@@ -5,23 +5,28 @@ from datetime import UTC
 
 from odoo import fields
 
-from .common import SANDBOX_PHONE_UID
-from .common_messages import WhatsAppMessageCase
+from .common import SANDBOX_PHONE_UID, WhatsAppHttpCase
+from .common_messages import WhatsAppMessageCase, WhatsAppMessageMixin
 
 _IDS = itertools.count(1)
 CUSTOMER = "33612345678"
 CUSTOMER_E164 = "+33612345678"
 
 
-class WhatsAppDiscussCase(WhatsAppMessageCase):
-    """Adds ``receive()`` (a ``messages`` webhook value processed by the account) and chat helpers."""
+class WhatsAppDiscussMixin:
+    """``receive()`` (a ``messages`` webhook value processed by the account) and chat helpers."""
 
     @staticmethod
     def _now_ts():
         return str(int(fields.Datetime.now().replace(tzinfo=UTC).timestamp()))
 
     def _inbound(self, kind="text", content=None, from_=CUSTOMER, wamid=None, context_id=None, **extra):
-        message = {"from": from_, "id": wamid or f"wamid.DSC{next(_IDS)}", "timestamp": self._now_ts(), "type": kind}
+        message = {
+            "from": from_,
+            "id": wamid or f"wamid.DSC{next(_IDS)}",
+            "timestamp": self._now_ts(),
+            "type": kind,
+        }
         message[kind] = {"body": "Hello"} if content is None and kind == "text" else content
         if message[kind] is None:
             del message[kind]
@@ -44,21 +49,42 @@ class WhatsAppDiscussCase(WhatsAppMessageCase):
         before = self.env["whatsapp.message"].search([]).ids
         account = self.account.sudo()  # the inbox dispatches as superuser
         account._webhook_messages(value, self.env["whatsapp.webhook.event"])
-        return self.env["whatsapp.message"].sudo().search([("id", "not in", before), ("direction", "=", "inbound")])
+        return (
+            self.env["whatsapp.message"]
+            .sudo()
+            .search([("id", "not in", before), ("direction", "=", "inbound")])
+        )
 
     def receive_text(self, text="Hello", **kwargs):
         return self.receive(self._inbound("text", {"body": text}), **kwargs)
 
     def chat(self, number=CUSTOMER_E164, account=None):
-        return self.env["discuss.channel"].sudo().search(
-            [("channel_type", "=", "whatsapp"), ("wa_number", "=", number),
-             ("wa_account_id", "=", (account or self.account).id)]
+        return (
+            self.env["discuss.channel"]
+            .sudo()
+            .search(
+                [
+                    ("channel_type", "=", "whatsapp"),
+                    ("wa_number", "=", number),
+                    ("wa_account_id", "=", (account or self.account).id),
+                ]
+            )
         )
 
     def chat_messages(self, channel):
-        return self.env["mail.message"].sudo().search(
-            [("model", "=", "discuss.channel"), ("res_id", "=", channel.id)], order="id"
+        return (
+            self.env["mail.message"]
+            .sudo()
+            .search([("model", "=", "discuss.channel"), ("res_id", "=", channel.id)], order="id")
         )
 
     def member_users(self, channel):
         return channel.sudo().channel_member_ids.partner_id.user_ids
+
+
+class WhatsAppDiscussCase(WhatsAppDiscussMixin, WhatsAppMessageCase):
+    pass
+
+
+class WhatsAppDiscussHttpCase(WhatsAppDiscussMixin, WhatsAppMessageMixin, WhatsAppHttpCase):
+    pass

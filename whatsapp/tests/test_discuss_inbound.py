@@ -58,12 +58,16 @@ class TestDiscussInbound(WhatsAppDiscussCase):
                 value = copy.deepcopy(value)
                 value["messages"][0]["id"] += name
                 account._webhook_messages(value, self.env["whatsapp.webhook.event"])
-                posted = self.env["mail.message"].sudo().search(
-                    [("id", "not in", before), ("model", "=", "discuss.channel")]
+                posted = (
+                    self.env["mail.message"]
+                    .sudo()
+                    .search([("id", "not in", before), ("model", "=", "discuss.channel")])
                 )
                 self.assertEqual(len(posted), 1)
                 self.assertIn(expected[name], str(posted.body))
-                inbound = self.env["whatsapp.message"].sudo().search([("wamid", "=", value["messages"][0]["id"])])
+                inbound = (
+                    self.env["whatsapp.message"].sudo().search([("wamid", "=", value["messages"][0]["id"])])
+                )
                 self.assertEqual(inbound.direction, "inbound")
         # the number change moved the chat and the partner
         chat = self.chat("+12195555358")
@@ -73,10 +77,15 @@ class TestDiscussInbound(WhatsAppDiscussCase):
     def test_types_and_placeholders(self):
         cases = [
             (self._inbound("text", {"body": "Hi <b>there</b>"}), "Hi &lt;b&gt;there&lt;/b&gt;"),
-            (self._inbound("audio", {"id": "m1", "mime_type": "audio/ogg; codecs=opus", "voice": True}),
-             "Voice message: downloading"),
+            (
+                self._inbound("audio", {"id": "m1", "mime_type": "audio/ogg; codecs=opus", "voice": True}),
+                "Voice message: downloading",
+            ),
             (self._inbound("video", {"id": "m2", "mime_type": "video/mp4", "caption": "Look"}), "Look"),
-            (self._inbound("document", {"id": "m3", "mime_type": "application/pdf", "filename": "q.pdf"}), "q.pdf"),
+            (
+                self._inbound("document", {"id": "m3", "mime_type": "application/pdf", "filename": "q.pdf"}),
+                "q.pdf",
+            ),
             (self._inbound("sticker", {"id": "m4", "mime_type": "image/webp"}), "Sticker: downloading"),
             (self._inbound("request_welcome"), "opened the chat"),
             (self._inbound("poll", {"question": "?"}), "cannot deliver here (poll)"),
@@ -121,7 +130,10 @@ class TestDiscussInbound(WhatsAppDiscussCase):
         self.assertIn("deleted by the customer", str(first.mail_message_id.body))
 
     def test_contacts_add_as_contact(self):
-        card = {"name": {"formatted_name": "Luc Gómez"}, "phones": [{"phone": "+1 983 555 2319", "wa_id": "19835552319"}]}
+        card = {
+            "name": {"formatted_name": "Luc Gómez"},
+            "phones": [{"phone": "+1 983 555 2319", "wa_id": "19835552319"}],
+        }
         inbound = self.receive(self._inbound("contacts", [card]))
         self.user_wa_admin.groups_id += self.env.ref("base.group_partner_manager")
         action = inbound.with_user(self.user_wa_admin).action_wa_add_contact(0)
@@ -154,15 +166,18 @@ class TestDiscussPartner(WhatsAppDiscussCase):
         chat = self.env["discuss.channel"].sudo().search([("wa_bsuid", "=", "US.123abc")])
         self.assertEqual(chat.wa_partner_id, partner)
         # the BSUID is learnt when the number comes with it
-        self.receive(self._inbound("text", from_="33600000001"),
-                     contacts=[{"profile": {"name": "Y"}, "wa_id": "33600000001", "user_id": "US.new"}])
+        self.receive(
+            self._inbound("text", from_="33600000001"),
+            contacts=[{"profile": {"name": "Y"}, "wa_id": "33600000001", "user_id": "US.new"}],
+        )
         self.assertEqual(self.chat("+33600000001").wa_partner_id.wa_bsuid, "US.new")
 
     def test_number_lookup_uses_an_index(self):
         self.env["res.partner"].flush_model()
         self.env.cr.execute("SET LOCAL enable_seqscan = off")
         self.env.cr.execute(
-            "EXPLAIN SELECT id FROM res_partner WHERE phone_sanitized = %s ORDER BY id LIMIT 1", [CUSTOMER_E164]
+            "EXPLAIN SELECT id FROM res_partner WHERE phone_sanitized = %s ORDER BY id LIMIT 1",
+            [CUSTOMER_E164],
         )
         plan = " ".join(row[0] for row in self.env.cr.fetchall())
         self.env.cr.execute("SET LOCAL enable_seqscan = on")

@@ -1,7 +1,6 @@
 from datetime import datetime, timedelta
 
 from freezegun import freeze_time
-
 from odoo.tests import tagged
 
 from .common_discuss import WhatsAppDiscussCase
@@ -17,18 +16,23 @@ class TestDiscussMedia(WhatsAppDiscussCase):
 
     def test_download_retried_after_failure(self):
         with freeze_time(T0):
-            inbound = self.receive(self._inbound("image", {"id": "m1", "mime_type": "image/jpeg", "caption": "Pic"}))
+            inbound = self.receive(
+                self._inbound("image", {"id": "m1", "mime_type": "image/jpeg", "caption": "Pic"})
+            )
             self.assertEqual(inbound.media_state, "pending")
             self.assertIn("downloading", str(inbound.mail_message_id.body))
-            with self.mock_graph(responses={("GET", "m1"): self.meta_error(None, http_status=None, category="transient")}):
+            with self.mock_graph(
+                responses={("GET", "m1"): self.meta_error(None, http_status=None, category="transient")}
+            ):
                 self.env["whatsapp.message"]._cron_download_media()
         self.assertEqual((inbound.media_state, inbound.media_attempts), ("pending", 1))
         self.assertEqual(inbound.media_next_attempt, T0 + timedelta(minutes=1))
         with freeze_time(T0 + timedelta(seconds=30)), self.mock_graph() as calls:
             self.env["whatsapp.message"]._cron_download_media()
         self.assertFalse(calls, "not due yet")
-        with freeze_time(T0 + timedelta(minutes=2)), self.mock_graph(
-            responses={("GET", "m1"): self.get_media, ("GET", URL): b"JPEG"}
+        with (
+            freeze_time(T0 + timedelta(minutes=2)),
+            self.mock_graph(responses={("GET", "m1"): self.get_media, ("GET", URL): b"JPEG"}),
         ):
             self.env["whatsapp.message"]._cron_download_media()
         self.assertEqual(inbound.media_state, "done")
@@ -39,14 +43,17 @@ class TestDiscussMedia(WhatsAppDiscussCase):
         self.assertIn("Pic", str(inbound.mail_message_id.body))
 
     def test_document_keeps_filename_and_gives_up(self):
-        inbound = self.receive(self._inbound("document", {"id": "m2", "mime_type": "application/pdf", "filename": "q.pdf"}))
+        inbound = self.receive(
+            self._inbound("document", {"id": "m2", "mime_type": "application/pdf", "filename": "q.pdf"})
+        )
         with self.mock_graph(responses={("GET", "m2"): self.get_media, ("GET", URL): b"%PDF"}):
             self.env["whatsapp.message"]._cron_download_media()
         self.assertEqual(inbound.mail_message_id.attachment_ids.name, "q.pdf")
         lost = self.receive(self._inbound("video", {"id": "m3", "mime_type": "video/mp4"}))
         for attempt in range(6):
-            with freeze_time(datetime.now() + timedelta(days=attempt + 1)), self.mock_graph(
-                responses={("GET", "m3"): self.meta_error(100, message="Media not found")}
+            with (
+                freeze_time(datetime.now() + timedelta(days=attempt + 1)),
+                self.mock_graph(responses={("GET", "m3"): self.meta_error(100, message="Media not found")}),
             ):
                 self.env["whatsapp.message"]._cron_download_media()
         self.assertEqual(lost.media_state, "failed")

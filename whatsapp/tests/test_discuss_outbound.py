@@ -2,7 +2,6 @@ import base64
 from datetime import datetime, timedelta
 
 from freezegun import freeze_time
-
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -36,8 +35,18 @@ class TestDiscussOutbound(WhatsAppDiscussCase):
         return calls
 
     def attach(self, name, mimetype, raw=b"data"):
-        return self.env["ir.attachment"].with_user(self.operator).create(
-            {"name": name, "raw": raw, "mimetype": mimetype, "res_model": "discuss.channel", "res_id": self.chat_op.id}
+        return (
+            self.env["ir.attachment"]
+            .with_user(self.operator)
+            .create(
+                {
+                    "name": name,
+                    "raw": raw,
+                    "mimetype": mimetype,
+                    "res_model": "discuss.channel",
+                    "res_id": self.chat_op.id,
+                }
+            )
         )
 
     def test_text_inside_window(self):
@@ -100,7 +109,9 @@ class TestDiscussOutbound(WhatsAppDiscussCase):
         self.assertEqual(self.wa_sent[0]["image"], {"id": "media-1", "caption": "Look"})
 
     def test_reply_quoted(self):
-        self.chat_op.message_post(body="Answer", message_type="comment", parent_id=self.first.mail_message_id.id)
+        self.chat_op.message_post(
+            body="Answer", message_type="comment", parent_id=self.first.mail_message_id.id
+        )
         self.run_queue()
         self.assertEqual(self.wa_sent[0]["context"], {"message_id": self.first.wamid})
 
@@ -116,7 +127,9 @@ class TestDiscussOutbound(WhatsAppDiscussCase):
 
     def test_mark_as_read(self):
         second = self.receive_text("Second")
-        member = self.chat_op.sudo().channel_member_ids.filtered(lambda m: m.partner_id == self.operator.partner_id)
+        member = self.chat_op.sudo().channel_member_ids.filtered(
+            lambda m: m.partner_id == self.operator.partner_id
+        )
         with self.mock_wa_send() as calls:
             member.with_user(self.operator)._mark_as_read(second.mail_message_id.id)
         bodies = [c["json"] for c in calls if c.get("json", {}).get("status") == "read"]
@@ -133,7 +146,8 @@ class TestDiscussOutbound(WhatsAppDiscussCase):
         wa_message = self.env["whatsapp.message"].sudo().search([("mail_message_id", "=", message.id)])
         for status, tick in (("delivered", "delivered"), ("read", "read")):
             self.account.sudo()._webhook_messages(
-                self._wa_status_value([(wa_message.wamid, status, None, None)]), self.env["whatsapp.webhook.event"]
+                self._wa_status_value([(wa_message.wamid, status, None, None)]),
+                self.env["whatsapp.webhook.event"],
             )
             self.assertEqual(message.sudo()._wa_status_values()[message]["whatsapp_status"], tick)
         failed = self.chat_op.message_post(body="Second", message_type="comment")

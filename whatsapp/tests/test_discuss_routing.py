@@ -1,10 +1,8 @@
 from datetime import datetime, timedelta
 
 from freezegun import freeze_time
-
-from odoo.tests import tagged
-
 from odoo.addons.mail.tests.common import mail_new_test_user
+from odoo.tests import tagged
 
 from .common_discuss import WhatsAppDiscussCase
 
@@ -38,7 +36,9 @@ class TestDiscussRouting(WhatsAppDiscussCase):
         chat = self.chat()
         self.assertEqual(self.member_users(chat), self.user_wa_admin | self.user_operator_2)
         self.assertEqual(chat.wa_partner_id, self.customer)
-        member = chat.sudo().channel_member_ids.filtered(lambda m: m.partner_id == self.user_wa_admin.partner_id)
+        member = chat.sudo().channel_member_ids.filtered(
+            lambda m: m.partner_id == self.user_wa_admin.partner_id
+        )
         self.assertTrue(member.is_pinned, "the chat shows in their Discuss")
 
     def test_company_initiated_answer_within_15_days(self):
@@ -78,7 +78,8 @@ class TestDiscussRouting(WhatsAppDiscussCase):
         with freeze_time(T0 + timedelta(days=26)):
             self.receive_text("Hello again")
         self.assertEqual(
-            self.member_users(chat), self.user_wa | self.user_wa_admin | self.user_operator_2,
+            self.member_users(chat),
+            self.user_wa | self.user_wa_admin | self.user_operator_2,
             "no operator answer for 15 days: every notify user again",
         )
 
