@@ -76,6 +76,9 @@ class WhatsAppTemplateVariable(models.Model):
             else:
                 variable.key = f"{variable.line_type}-{variable.position}"
 
+    def _model_label(self):
+        return self.env[self.model]._description if self.model in self.env else self.model
+
     def _location_part(self):
         return tt.LOCATION_PARTS[min(max(self.position, 1), len(tt.LOCATION_PARTS)) - 1]
 
@@ -99,7 +102,7 @@ class WhatsAppTemplateVariable(models.Model):
                             "Variable %(name)s: a Portal Link needs a model with a customer portal (quotation, "
                             "invoice…); %(model)s has none.",
                             name=variable.name,
-                            model=self.env[variable.model]._description if variable.model in self.env else variable.model,
+                            model=variable._model_label(),
                         )
                     )
             if variable.field_type != "field":
@@ -116,7 +119,7 @@ class WhatsAppTemplateVariable(models.Model):
                         "may use on %(model)s (%(allowed)s). Ask a Settings administrator to set it.",
                         name=variable.name,
                         path=variable.field_name,
-                        model=self.env[variable.model]._description if variable.model in self.env else variable.model,
+                        model=variable._model_label(),
                         allowed=", ".join(self.env[variable.model]._wa_safe_fields()) or "-",
                     )
                 )
