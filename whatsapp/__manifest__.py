@@ -16,6 +16,7 @@
         "data/ir_cron_data.xml",
         "data/whatsapp_message_cron.xml",
         "data/whatsapp_discuss_cron.xml",
+        "data/whatsapp_health_cron.xml",
         "views/whatsapp_account_views.xml",
         "views/whatsapp_webhook_event_views.xml",
         "views/res_config_settings_views.xml",
@@ -23,6 +24,10 @@
         "views/whatsapp_template_views.xml",
         "views/whatsapp_message_views.xml",
         "views/ir_actions_server_views.xml",
+        "views/whatsapp_template_stats_views.xml",
+        "views/whatsapp_account_health_views.xml",
+        "views/whatsapp_reporting_views.xml",
+        "views/whatsapp_marketing_preference_views.xml",
         "wizard/whatsapp_composer_views.xml",
     ],
     "demo": [

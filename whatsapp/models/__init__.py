@@ -28,3 +28,10 @@ from . import mail_message_discuss
 from . import whatsapp_message_discuss
 from . import whatsapp_account_discuss
 from . import whatsapp_account_discuss_render
+from . import whatsapp_template_stats
+from . import whatsapp_account_health
+from . import whatsapp_marketing_preference
+from . import whatsapp_account_marketing
+from . import whatsapp_message_marketing
+from . import whatsapp_message_report
+from . import res_partner_marketing

@@ -199,7 +199,7 @@ class WhatsAppMessage(models.Model):
     def _send_call(self, jobs):
         """Make the calls concurrently at the account's rate. HTTP only: no ORM below this line."""
         account = self.account_id.ensure_one()
-        rate = max(1, min(account.rate_limit or 80, 1000))
+        rate = account._whatsapp_effective_rate()  # insight hook: throughput level, capped by rate_limit
         workers = self._param("whatsapp.send_workers") or max(4, min(64, rate // 5))
         client = account._get_client()  # thread-safe, one pooled session
         senders = [client.send_message] * min(workers, len(jobs))

@@ -16,3 +16,6 @@ from . import test_whatsapp_composer
 from . import test_ir_actions_server
 from . import test_whatsapp_template_render
 from . import test_discuss_tours
+from . import test_whatsapp_insight_analytics
+from . import test_whatsapp_insight_health
+from . import test_whatsapp_insight_marketing

@@ -33,7 +33,9 @@ USER_AGENT = "odoo-whatsapp/18.0"
 
 PHONE_NUMBER_FIELDS = (
     "verified_name,display_phone_number,quality_rating,code_verification_status,name_status,"
-    "platform_type,throughput,is_official_business_account,account_mode"
+    "platform_type,throughput,is_official_business_account,account_mode,"
+    # insight: the messaging limit for account health (messaging_limit_tier is deprecated, facts §2)
+    "whatsapp_business_manager_messaging_limit"
 )
 TEMPLATE_FIELDS = "id,name,language,status,category,components,parameter_format,quality_score,rejected_reason"
 
