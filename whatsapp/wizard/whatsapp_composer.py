@@ -162,8 +162,8 @@ class WhatsAppComposer(models.TransientModel):
             if not template:
                 composer.preview_html = False
                 continue
-            record = composer._get_records()[:1]
-            values = composer._get_preview_values(record) if record else None
+            records = composer._get_records()
+            values = composer._get_preview_values(records[:1]) if records else None
             composer.preview_html = template._render_preview_html(values)
 
     # ------------------------------------------------------------
