@@ -1,0 +1,37 @@
+import hashlib
+
+from odoo import models
+from odoo.exceptions import UserError
+
+from .pos_order import RECEIPT_PREFIX
+
+
+class WhatsAppTemplate(models.Model):
+    _inherit = "whatsapp.template"
+
+    def _get_header_media(self, record):
+        """The image header of a POS order template is the receipt as the POS rendered it: given by the receipt
+        screen (context ``whatsapp_pos_receipt_images`` ``{order id: JPEG bytes}``), else the last receipt
+        kept on the order. The template's own image is only Meta's sample."""
+        if record._name != "pos.order" or self.header_type != "image":
+            return super()._get_header_media(record)
+        images = record.env.context.get("whatsapp_pos_receipt_images") or self.env.context.get(
+            "whatsapp_pos_receipt_images"
+        )
+        data = (images or {}).get(record.id)
+        if not data:
+            attachment = record._whatsapp_receipt_attachment()
+            data = attachment.raw if attachment else None
+        if not data:
+            raise UserError(
+                self.env._(
+                    "No receipt image for %(order)s: send the receipt from the POS receipt screen.",
+                    order=record.name,
+                )
+            )
+        return {
+            "data": data,
+            "mimetype": "image/jpeg",
+            "filename": f"{RECEIPT_PREFIX}{(record.pos_reference or record.name).replace('/', '-')}.jpg",
+            "cache_key": f"pos-receipt-{record.id}-{hashlib.sha1(data).hexdigest()}",  # noqa: S324 - cache key
+        }

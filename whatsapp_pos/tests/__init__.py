@@ -1,0 +1,2 @@
+from . import test_whatsapp_pos
+from . import test_whatsapp_pos_tour
