@@ -12,8 +12,13 @@ class WhatsAppTemplate(models.Model):
     def _get_header_media(self, record):
         """The image header of a POS order template is the receipt as the POS rendered it: given by the receipt
         screen (context ``whatsapp_pos_receipt_images`` ``{order id: JPEG bytes}``), else the last receipt
-        kept on the order. The template's own image is only Meta's sample."""
-        if record._name != "pos.order" or self.header_type != "image":
+        kept on the order. The template's own image is only Meta's sample; a file chosen in the composer
+        (context ``whatsapp_header_attachment_id``) still wins."""
+        if (
+            record._name != "pos.order"
+            or self.header_type != "image"
+            or self.env.context.get("whatsapp_header_attachment_id")
+        ):
             return super()._get_header_media(record)
         images = record.env.context.get("whatsapp_pos_receipt_images") or self.env.context.get(
             "whatsapp_pos_receipt_images"

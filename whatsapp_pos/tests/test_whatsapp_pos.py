@@ -186,3 +186,34 @@ class TestWhatsAppPos(WhatsAppPosCase):
         again = order._whatsapp_send_template(self.template_receipt)
         self.assertEqual(again.header_attachment_id.raw, RECEIPT_JPEG)
         self.assertEqual(len(self._messages(order)), 2)
+
+    def test_send_again_composer(self):
+        """The backend button through the composer: the receipt the POS rendered is sent again."""
+        user = self.env["res.users"].create(
+            {
+                "name": "Pos Manager WA",
+                "login": "pos_manager_wa",
+                "company_id": self.company_data["company"].id,
+                "company_ids": [(6, 0, self.company_data["company"].ids)],
+                "groups_id": [
+                    (
+                        6,
+                        0,
+                        [
+                            self.env.ref("point_of_sale.group_pos_manager").id,
+                            self.env.ref("whatsapp.group_whatsapp_user").id,
+                        ],
+                    )
+                ],
+            }
+        )
+        order = self._order()
+        self._send(order)
+        action = order.with_user(user).action_whatsapp_send_receipt()
+        composer = self.env["whatsapp.composer"].with_user(user).with_context(**action["context"]).create({})
+        self.assertEqual(composer.template_id, self.template_receipt)
+        composer.action_send_whatsapp()
+        messages = self._messages(order)
+        self.assertEqual(len(messages), 2)
+        self.assertEqual(messages[1].header_attachment_id.raw, RECEIPT_JPEG)
+        self.assertEqual(messages[1].number, "+32470123456")
