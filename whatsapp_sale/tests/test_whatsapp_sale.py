@@ -92,19 +92,37 @@ class TestWhatsAppSale(WhatsAppSaleCommon):
             self._quotation().action_send_whatsapp()
 
     def test_list_action(self):
-        """The ready template allows multi: a WhatsApp action on the list of orders opens the composer."""
-        action = (
-            self.env["ir.actions.server"]
-            .sudo()
-            .search(
-                [
-                    ("binding_model_id.model", "=", "sale.order"),
-                    ("binding_view_types", "=", "list"),
-                    ("code", "ilike", "whatsapp"),
-                ]
-            )
+        """From the list: the WhatsApp action (the ready template allows multi) sends to a selection through
+        the composer; every quotation is marked sent."""
+        action = self.env["ir.actions.server"].search(
+            [
+                ("binding_model_id.model", "=", "sale.order"),
+                ("binding_view_types", "=", "list"),
+                ("code", "ilike", "whatsapp"),
+            ]
         )
         self.assertEqual(len(action), 1)
+        orders = (self._quotation() | self._quotation()).with_user(self.user_salesman)
+        result = (
+            action.with_user(self.user_salesman)
+            .with_context(active_model="sale.order", active_ids=orders.ids)
+            .run()
+        )
+        self.assertEqual(result["res_model"], "whatsapp.composer")
+        composer = (
+            self.env["whatsapp.composer"]
+            .with_user(self.user_salesman)
+            .with_context(**result["context"])
+            .create({})
+        )
+        self.assertEqual(composer.template_id, self.template)
+        composer.action_send_whatsapp()
+        self.assertEqual(orders.mapped("state"), ["sent", "sent"])
+        messages = self._messages(orders)
+        self.assertEqual(len(messages), 2)
+        self.assertEqual(set(messages.mapped("state")), {"queued"})
+        # one PDF per order
+        self.assertEqual(len(messages.header_attachment_id), 2)
 
     @users("sale_wa")
     def test_send_quotation(self):
