@@ -174,6 +174,10 @@ class WhatsAppTemplateVariable(models.Model):
         for part in (path or "").split("."):
             if not value:
                 return False
+            # the sender's rights at every hop, even for values already in the cache (read by sudo code earlier
+            # in the transaction): a template must never leak what its sender may not read
+            value.check_access("read")
+            value.check_field_access_rights("read", [part])
             field = value._fields[part]
             value = value.mapped(part) if len(value) > 1 else value[part]
         if isinstance(value, models.BaseModel):

@@ -124,6 +124,16 @@ class TestWhatsAppTemplateRender(WhatsAppTemplateCase):
             "the same call works for a user allowed to read it",
         )
 
+    def test_related_values_read_with_sender_rights(self):
+        """Every hop of a field path is read with the sender's rights, even when the value is already cached."""
+        secret = self.env["res.partner"].create({"name": "Secret Parent", "company_id": self.company_2.id})
+        child = self.env["res.partner"].create({"name": "Visible Child", "parent_id": secret.id})
+        self.template_partner.variable_ids.filtered(lambda v: v.key == "body-1").field_name = "parent_id.name"
+        self.assertEqual(secret.name, "Secret Parent")  # in the cache, read as administrator
+        template = self.template_partner.with_user(self.user_wa)
+        with self.assertRaises(AccessError):
+            template._get_send_components(child.with_user(self.user_wa), {"body-2": "x"})
+
     def test_recipient_number(self):
         self.assertEqual(self.template_partner._get_recipient_number(self.partner), "+32 470 12 34 56")
         contact = self.env["res.partner"].create({"name": "Child", "parent_id": self.partner.id})
