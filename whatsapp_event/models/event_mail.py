@@ -39,10 +39,11 @@ class EventMailScheduler(models.Model):
     whatsapp_error = fields.Text("WhatsApp Error", readonly=True, copy=False)
 
     def _compute_notification_type(self):
-        super()._compute_notification_type()
+        result = super()._compute_notification_type()
         self.filtered(
             lambda scheduler: scheduler.template_ref and scheduler.template_ref._name == "whatsapp.template"
         ).notification_type = "whatsapp"
+        return result
 
     @api.onchange("template_ref")
     def _onchange_template_ref_whatsapp(self):
@@ -91,7 +92,7 @@ class EventMailScheduler(models.Model):
 
     def _refresh_mail_count_done(self):
         """Attendees whose WhatsApp message failed are not counted as sent."""
-        super()._refresh_mail_count_done()
+        result = super()._refresh_mail_count_done()
         for scheduler in self.filtered(
             lambda s: s.notification_type == "whatsapp" and s.whatsapp_failed_registration_ids
         ):
@@ -110,6 +111,7 @@ class EventMailScheduler(models.Model):
                     failed.filtered(lambda r, last=last: r.id <= last and r.state not in ("draft", "cancel"))
                 )
             scheduler.mail_count_done = max(scheduler.mail_count_done - counted, 0)
+        return result
 
     # ------------------------------------------------------------
     # SENDING

@@ -10,7 +10,8 @@ class EventTypeMail(models.Model):
     )
 
     def _compute_notification_type(self):
-        super()._compute_notification_type()
+        result = super()._compute_notification_type()
         self.filtered(
             lambda line: line.template_ref and line.template_ref._name == "whatsapp.template"
         ).notification_type = "whatsapp"
+        return result
