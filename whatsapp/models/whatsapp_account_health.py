@@ -123,7 +123,7 @@ class WhatsAppAccount(models.Model):
 
     def _update_from_phone_info(self, phone_info):
         """Store the health fields of a ``GET /{phone-number-id}`` answer (absent keys are left as they are)."""
-        super()._update_from_phone_info(phone_info)
+        res = super()._update_from_phone_info(phone_info)
         self.ensure_one()
         vals = {"health_checked_at": fields.Datetime.now()}
         for key in ("display_phone_number", "verified_name"):
@@ -148,6 +148,7 @@ class WhatsAppAccount(models.Model):
         if phone_info.get("name_status"):
             vals["name_status"] = META_NAME_STATUS.get(str(phone_info["name_status"]).upper(), "unknown")
         self._health_apply(vals)
+        return res
 
     @api.model
     def _parse_messaging_limit(self, raw):

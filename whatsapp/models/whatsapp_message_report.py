@@ -8,7 +8,7 @@ class WhatsAppMessage(models.Model):
     _inherit = "whatsapp.message"
 
     def init(self):
-        super().init()
+        res = super().init()
         # the template panel: "outbound messages of these templates since <date>" grouped by state and failure
         # type, answered from the index
         create_index(
@@ -18,3 +18,4 @@ class WhatsAppMessage(models.Model):
             ["template_id", "create_date", "state", "failure_type"],
             where="template_id IS NOT NULL AND direction = 'outbound'",
         )
+        return res
