@@ -3,7 +3,7 @@ import logging
 import secrets
 from datetime import UTC, datetime
 
-from odoo import _lt, api, fields, models
+from odoo import _lt, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.modules import module
 from odoo.tools import config
@@ -135,6 +135,40 @@ class WhatsAppAccount(models.Model):
     meta_restriction = fields.Text("Restrictions", readonly=True)
     meta_last_event = fields.Text("Last Account Event", readonly=True)
     meta_last_event_date = fields.Datetime("Last Account Event On", readonly=True)
+
+    #: fields of the webhook's cached routing and signature table (:meth:`_webhook_signing_accounts`)
+    WEBHOOK_TABLE_FIELDS = frozenset({"active", "phone_uid", "account_uid", "app_secret"})
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        accounts = super().create(vals_list)
+        self.env.registry.clear_cache()  # _webhook_signing_accounts
+        return accounts
+
+    def write(self, vals):
+        res = super().write(vals)
+        if self.WEBHOOK_TABLE_FIELDS.intersection(vals):
+            self.env.registry.clear_cache()  # _webhook_signing_accounts
+        return res
+
+    def unlink(self):
+        self.env.registry.clear_cache()  # _webhook_signing_accounts
+        return super().unlink()
+
+    @api.model
+    @tools.ormcache()
+    def _webhook_signing_accounts(self):
+        """``((id, phone_uid, account_uid, app_secret), ...)`` of the active accounts, for the webhook.
+
+        Cached per registry: the webhook routes and verifies every request without a query. Creating,
+        deleting or changing one of ``WEBHOOK_TABLE_FIELDS`` clears it, in every worker through Odoo's cache
+        signaling. Raw SQL: the secrets are admin-only fields, used by the webhook for the HMAC only.
+        """
+        self.flush_model(self.WEBHOOK_TABLE_FIELDS)
+        self.env.cr.execute(
+            "SELECT id, phone_uid, account_uid, app_secret FROM whatsapp_account WHERE active"
+        )
+        return tuple(self.env.cr.fetchall())
 
     @api.depends_context("uid")
     def _compute_callback_url(self):

@@ -1,3 +1,4 @@
+import json
 import logging
 from datetime import timedelta
 
@@ -28,17 +29,31 @@ class WhatsAppStatusPending(models.Model):
 
     @api.model
     def _park(self, account, statuses):
-        self.sudo().create(  # sudo: technical queue table, written by the webhook
-            [
-                {
-                    "account_id": account.id,
-                    "wamid": s.get("id"),
-                    "uuid": s.get("biz_opaque_callback_data"),
-                    "status": s.get("status"),
-                    "value": s,
-                }
-                for s in statuses
-            ]
+        """Park ``statuses`` of ``account`` (one INSERT: the webhook's hot path, nothing to compute)."""
+        now = fields.Datetime.now()
+        rows = SQL(", ").join(
+            SQL(
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                account.id,
+                s.get("id"),
+                s.get("biz_opaque_callback_data"),
+                s.get("status"),
+                json.dumps(s),
+                self.env.uid,
+                now,
+                self.env.uid,
+                now,
+            )
+            for s in statuses
+        )
+        # raw SQL, no access check: technical queue table, written by the webhook (as superuser)
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO whatsapp_status_pending (account_id, wamid, uuid, status, value,
+                                                        create_uid, create_date, write_uid, write_date)
+                   VALUES %s""",
+                rows,
+            )
         )
 
     @api.model

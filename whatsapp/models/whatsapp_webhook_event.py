@@ -65,14 +65,22 @@ class WhatsAppWebhookEvent(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _store_changes(self, changes):
+    def _store_changes(self, changes, dispatch=False):
         """Insert the changes of one payload in one statement; duplicates are skipped.
 
         Run it first in its transaction and commit right after: under Odoo's REPEATABLE READ isolation a
         concurrent insert of the same key raises a serialization failure, on which the transaction is rolled
         back and the insert retried once (it then sees the committed row and inserts nothing).
 
+        With ``dispatch`` (the webhook's fast path) the new events are stored ``done`` (``ignored`` without
+        a handler) and their handlers run right after the insert, in the same transaction and without
+        savepoint: the caller commits the events together with their effects, or, when this raises, rolls
+        everything back and stores the changes again without ``dispatch`` (commit, then :meth:`_process`,
+        which records a handler's failure on its event). Either way nothing is acknowledged before the
+        event is committed.
+
         :param list changes: tuples ``(account_id, field, value, entry_uid, entry_time)``, value a dict
+        :param bool dispatch: run the handlers now (see above)
         :return: ids of the events created by this call (not those already there)
         """
         if not changes:
@@ -81,15 +89,22 @@ class WhatsAppWebhookEvent(models.Model):
         rows = []
         for account_id, field, value, entry_uid, entry_time in changes:
             value_json = canonical_json(value)
+            if dispatch:  # committed with the handlers' effects, or not at all
+                state = "done" if account_id and self._handler_name(field) else "ignored"
+                attempts, next_attempt = 1, None
+            else:
+                state, attempts, next_attempt = "pending", 0, now + FIRST_DISPATCH_GRACE
             rows.append(
                 SQL(
-                    "(%s, %s, %s, %s, %s, 'pending', 0, %s, %s, %s, %s, %s)",
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     account_id,
                     field,
                     value_json,
                     entry_uid,
                     dedupe_key(account_id, field, value_json, entry_time),
-                    now + FIRST_DISPATCH_GRACE,
+                    state,
+                    attempts,
+                    next_attempt,
                     self.env.uid,
                     now,
                     self.env.uid,
@@ -99,18 +114,40 @@ class WhatsAppWebhookEvent(models.Model):
         query = SQL(
             """INSERT INTO whatsapp_webhook_event (account_id, field, value, entry_uid, dedupe_key, state, attempts,
                                                    next_attempt, create_uid, create_date, write_uid, write_date)
-               VALUES %s ON CONFLICT (dedupe_key) DO NOTHING RETURNING id""",
+               VALUES %s ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, account_id, field, value""",
             SQL(", ").join(rows),
         )
         for retry in (True, False):
             try:
                 self.env.cr.execute(query, log_exceptions=False)  # a serialization failure is expected here
-                return [row[0] for row in self.env.cr.fetchall()]
+                created = self.env.cr.fetchall()
+                break
             except pg_errors.SerializationFailure:
                 if not retry:
                     raise
                 self.env.cr.rollback()
-        return []
+        if dispatch:
+            su_events = self.with_user(SUPERUSER_ID)
+            for event_id, account_id, field, value in created:
+                handler = self._get_handler(account_id, field)
+                if handler is not None:
+                    handler(json.loads(value), su_events.browse(event_id))
+        return [row[0] for row in created]
+
+    @api.model
+    def _handler_name(self, field):
+        """Name of the ``whatsapp.account`` method handling ``field`` changes, or None."""
+        name = "_webhook_" + field
+        return name if field.isidentifier() and hasattr(self.env.registry["whatsapp.account"], name) else None
+
+    @api.model
+    def _get_handler(self, account_id, field):
+        """The handler of ``field`` bound to the account (as superuser), or None."""
+        name = self._handler_name(field)
+        if not name or not account_id:
+            return None
+        accounts = self.env["whatsapp.account"].with_user(SUPERUSER_ID).with_context(active_test=False)
+        return getattr(accounts.browse(account_id), name)
 
     # ------------------------------------------------------------
     # DISPATCH
@@ -137,14 +174,10 @@ class WhatsAppWebhookEvent(models.Model):
         )
         rows = cr.fetchall()
         su_events = self.with_user(SUPERUSER_ID)
-        su_accounts = self.env["whatsapp.account"].with_user(SUPERUSER_ID).with_context(active_test=False)
         outcome = {"done": [], "ignored": []}
         now = fields.Datetime.now()
         for event_id, account_id, field, value, attempts in rows:
-            account = su_accounts.browse(account_id) if account_id else su_accounts
-            handler = (
-                getattr(account, "_webhook_" + field, None) if account and field.isidentifier() else None
-            )
+            handler = self._get_handler(account_id, field)
             if handler is None:
                 _logger.info("WhatsApp webhook event %s: no handler for field %r, ignored", event_id, field)
                 outcome["ignored"].append(event_id)

@@ -96,7 +96,7 @@ class TestWhatsAppMessageStatus(WhatsAppMessageCase):
             messages = partners._whatsapp_send_template(self.template, queue=False)
         statuses = [(m.wamid, "delivered", None, None) for m in messages]
         self.env.invalidate_all()
-        with self.assertQueryCount(__system__=18):
+        with self.assertQueryCount(__system__=16):
             self._apply(statuses)
         self.assertEqual(set(messages.mapped("state")), {"delivered"})
 
