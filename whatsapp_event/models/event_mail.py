@@ -37,6 +37,11 @@ class EventMailScheduler(models.Model):
         help="Attendees the WhatsApp message could not be sent to (see the error and their chatter).",
     )
     whatsapp_error = fields.Text("WhatsApp Error", readonly=True, copy=False)
+    whatsapp_message_failed_count = fields.Integer(
+        "WhatsApp Failed",
+        compute="_compute_whatsapp_message_failed_count",
+        help="Messages of this communication that failed after being queued (refused by Meta, undeliverable...).",
+    )
 
     def _compute_notification_type(self):
         result = super()._compute_notification_type()
@@ -44,6 +49,36 @@ class EventMailScheduler(models.Model):
             lambda scheduler: scheduler.template_ref and scheduler.template_ref._name == "whatsapp.template"
         ).notification_type = "whatsapp"
         return result
+
+    def _compute_whatsapp_message_failed_count(self):
+        for scheduler in self:
+            domain = scheduler._whatsapp_failed_messages_domain()
+            # sudo: a count for event users, who may not read WhatsApp messages themselves
+            scheduler.whatsapp_message_failed_count = (
+                self.env["whatsapp.message"].sudo().search_count(domain) if domain else 0
+            )
+
+    def _whatsapp_failed_messages_domain(self):
+        self.ensure_one()
+        if self.notification_type != "whatsapp" or not self.template_ref or not self.event_id:
+            return []
+        return [
+            ("model", "=", "event.registration"),
+            ("res_id", "in", self.event_id.registration_ids.ids),
+            ("template_id", "=", self.template_ref.id),
+            ("state", "in", ("failed", "bounced")),
+        ]
+
+    def action_open_whatsapp_failures(self):
+        """The failed WhatsApp messages of this communication (with Meta's reason)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Failed WhatsApp messages"),
+            "res_model": "whatsapp.message",
+            "view_mode": "list,form",
+            "domain": self._whatsapp_failed_messages_domain() or [("id", "=", 0)],
+        }
 
     @api.onchange("template_ref")
     def _onchange_template_ref_whatsapp(self):

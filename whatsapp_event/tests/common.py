@@ -6,6 +6,7 @@ from freezegun import freeze_time
 from odoo.addons.event.tests.common import EventCase
 from odoo.addons.mail.tests.common import mail_new_test_user
 from odoo.addons.whatsapp.tests.common import WhatsAppCommon
+from odoo.addons.whatsapp.tests.common_messages import WhatsAppMessageMixin
 
 
 @contextmanager
@@ -15,7 +16,7 @@ def frozen_now(env, moment):
         yield
 
 
-class WhatsAppEventCase(WhatsAppCommon, EventCase):
+class WhatsAppEventCase(WhatsAppMessageMixin, WhatsAppCommon, EventCase):
     """Events + WhatsApp fixtures: the two ready templates, approved for the fixture account, a venue with
     coordinates, an event manager who is also a WhatsApp user, and an event with WhatsApp schedulers."""
 

@@ -23,6 +23,18 @@ class TestWhatsAppSchedule(WhatsAppEventCase):
 
     def test_notification_type(self):
         self.assertEqual(self.event.event_mail_ids.mapped("notification_type"), ["whatsapp"] * 3)
+        # an e-mail scheduler next to them is left alone
+        mail = self.env["event.mail"].create(
+            {
+                "event_id": self.event.id,
+                "interval_type": "before_event",
+                "interval_unit": "days",
+                "template_ref": f"mail.template,{self.env.ref('event.event_reminder').id}",
+            }
+        )
+        self.assertEqual(mail.notification_type, "mail")
+        self.assertEqual(mail.whatsapp_message_failed_count, 0)
+        self.assertEqual(mail.action_open_whatsapp_failures()["domain"], [("id", "=", 0)])
         self.assertEqual(self.sched_before.scheduled_date, self.event_date_begin - timedelta(days=1))
         self.assertEqual(self.sched_after.scheduled_date, self.event_date_end + timedelta(hours=2))
 
@@ -88,6 +100,17 @@ class TestWhatsAppSchedule(WhatsAppEventCase):
         self.assertTrue(body[4].startswith("http"))
         # the after-event scheduler is still waiting
         self.assertFalse(self.sched_after.mail_done)
+        # the queue sends them; Meta refuses one (undeliverable): reported on the scheduler
+        self.assertEqual(self.sched_before.whatsapp_message_failed_count, 0)
+        with self.mock_wa_send(errors={PHONES[1].lstrip("+"): self.meta_error(131026)}):
+            messages.send()
+        self.assertWASent(PHONES[:1], "event_reminder")
+        self.assertWAMessage(messages[0], "sent")
+        self.assertWAMessage(messages[1], "bounced", failure_type="recipient")
+        self.sched_before.invalidate_recordset(["whatsapp_message_failed_count"])
+        self.assertEqual(self.sched_before.whatsapp_message_failed_count, 1)
+        action = self.sched_before.action_open_whatsapp_failures()
+        self.assertEqual(self.env["whatsapp.message"].search(action["domain"]), messages[1])
 
     def test_after_event(self):
         with frozen_now(self.env, self.reference_now):
