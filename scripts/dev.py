@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The project's commands: ``./dev run``, ``./dev test``, ``./dev lint``, ``./dev shell``, ``./dev bench``.
+"""The project's commands: ``./dev run``, ``test``, ``lint``, ``shell``, ``bench``, ``i18n``.
 
 Each does its own idempotent set-up (virtualenv, Odoo, PostgreSQL); see README.rst.
 """
@@ -54,6 +54,12 @@ def cmd_shell(args):
     return subprocess.run(cmd, cwd=ROOT, env=odoo.env()).returncode
 
 
+def cmd_i18n(args):
+    from devtools import i18n
+
+    return i18n.command(args)
+
+
 def cmd_bench(args):
     script = ROOT / "bench" / "run.py"
     if not script.exists():
@@ -90,6 +96,16 @@ def parser():
     s = sub.add_parser("shell", help="odoo shell on the demo database")
     s.add_argument("--db", default="whatsapp_demo")
     s.set_defaults(func=cmd_shell)
+
+    i = sub.add_parser(
+        "i18n", help="export the .pot of each addon, merge it into fr.po, list what is untranslated"
+    )
+    i.add_argument("--db", default="i18n_sync", help="database for the export (default i18n_sync)")
+    i.add_argument("--fresh", action="store_true", help="recreate the export database")
+    i.add_argument("--no-export", action="store_true", help="only merge the committed .pot into fr.po")
+    i.add_argument("--list", action="store_true", help="print every untranslated msgid")
+    i.add_argument("--check", action="store_true", help="exit 1 when a msgid is untranslated")
+    i.set_defaults(func=cmd_i18n)
 
     b = sub.add_parser("bench", help="the benchmarks (bench/run.py)")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for bench/run.py")
