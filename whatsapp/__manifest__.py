@@ -22,6 +22,7 @@
         "views/res_config_settings_views.xml",
         "views/whatsapp_menus.xml",
         "views/whatsapp_template_views.xml",
+        "views/res_config_settings_onboarding_views.xml",
         "views/whatsapp_message_views.xml",
         "views/ir_actions_server_views.xml",
         "views/whatsapp_template_stats_views.xml",

@@ -35,3 +35,5 @@ from . import whatsapp_account_marketing
 from . import whatsapp_message_marketing
 from . import whatsapp_message_report
 from . import res_partner_marketing
+from . import whatsapp_account_onboarding
+from . import res_config_settings_onboarding

@@ -20,3 +20,4 @@ from . import test_whatsapp_insight_analytics
 from . import test_whatsapp_insight_health
 from . import test_whatsapp_insight_marketing
 from . import test_webhook_performance
+from . import test_whatsapp_onboarding
