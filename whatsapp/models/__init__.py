@@ -37,3 +37,5 @@ from . import whatsapp_message_report
 from . import res_partner_marketing
 from . import whatsapp_account_onboarding
 from . import res_config_settings_onboarding
+from . import whatsapp_template_lang
+from . import mail_thread_lang

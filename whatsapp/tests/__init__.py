@@ -21,3 +21,4 @@ from . import test_whatsapp_insight_health
 from . import test_whatsapp_insight_marketing
 from . import test_webhook_performance
 from . import test_whatsapp_onboarding
+from . import test_whatsapp_template_lang

@@ -1,2 +1,3 @@
 from . import whatsapp_composer
 from . import whatsapp_composer_variable
+from . import whatsapp_composer_lang
