@@ -2,7 +2,8 @@
 
 Routing (seed: "company-initiated / customer-initiated", "Notifications")
 -------------------------------------------------------------------------
-For each new inbound message, at time ``t`` (Meta's timestamp, never in the future):
+For each new inbound message, at time ``t`` (Meta's timestamp, never in the future; templates dated up to
+``CLOCK_SKEW`` after ``t`` count as sent before it, Meta's and Odoo's clocks being different clocks):
 
 1. **Answer to a template**: a template was sent to this number from this account after the customer's
    previous message and less than 15 days before ``t`` -> the chat opens for the user who sent it (and the
@@ -25,6 +26,9 @@ _logger = logging.getLogger(__name__)
 
 #: after this, a template no longer routes its answer and a conversation is no longer "running"
 ROUTING_WINDOW = timedelta(days=15)
+#: Meta's timestamp of a customer message and Odoo's date of a template come from two clocks: a quick answer
+#: may carry a timestamp slightly older than the template it answers
+CLOCK_SKEW = timedelta(minutes=2)
 
 
 class WhatsAppAccount(models.Model):
@@ -149,6 +153,7 @@ class WhatsAppAccount(models.Model):
         :return: ``(answered template whatsapp.message or empty, res.users to add to the chat)``
         """
         limit = when - ROUTING_WINDOW
+        latest = when + CLOCK_SKEW
         Message = self.env["whatsapp.message"]
         answered = Message.browse()
         if number:
@@ -158,7 +163,7 @@ class WhatsAppAccount(models.Model):
                 ("direction", "=", "outbound"),
                 ("template_id", "!=", False),
                 ("queued_date", ">=", limit),
-                ("queued_date", "<=", when),
+                ("queued_date", "<=", latest),
                 ("state", "not in", ("failed", "bounced", "cancelled")),
             ]
             if channel.wa_last_inbound:
@@ -173,7 +178,7 @@ class WhatsAppAccount(models.Model):
                 ("number", "=", number),
                 ("direction", "=", "outbound"),
                 ("template_id", "!=", False),
-                ("queued_date", "<=", when),
+                ("queued_date", "<=", latest),
             ],
             order="queued_date desc, id desc",
             limit=1,

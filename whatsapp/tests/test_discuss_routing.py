@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from freezegun import freeze_time
 from odoo.addons.mail.tests.common import mail_new_test_user
@@ -56,6 +56,29 @@ class TestDiscussRouting(WhatsAppDiscussCase):
         with freeze_time(T0 + timedelta(days=14, hours=1)):
             self.receive_text("Anything else?")
         self.assertEqual(self.member_users(chat), self.user_wa)
+
+    def test_answer_stamped_before_the_send(self):
+        """Meta's clock may be behind Odoo's: a quick answer stamped before the template still answers it."""
+        with freeze_time(T0):
+            template_message = self.send_template(self.user_wa)
+        with freeze_time(T0 + timedelta(seconds=20)):
+            answer = self.receive(self._inbound("text", {"body": "Yes"}, timestamp=self._ts(T0, -30)))
+        self.assertEqual(answer.wa_answered_message_id, template_message)
+        self.assertEqual(self.member_users(self.chat()), self.user_wa)
+
+    def test_message_sent_before_the_template(self):
+        """A message stamped well before the template (sent before it, delivered late) does not answer it."""
+        with freeze_time(T0):
+            self.send_template(self.user_wa)
+        with freeze_time(T0 + timedelta(seconds=20)):
+            answer = self.receive(self._inbound("text", {"body": "Hi"}, timestamp=self._ts(T0, -600)))
+        self.assertFalse(answer.wa_answered_message_id)
+        self.assertEqual(self.member_users(self.chat()), self.user_wa_admin | self.user_operator_2)
+
+    @staticmethod
+    def _ts(moment, seconds=0):
+        """Meta's timestamp (epoch seconds, string) of the UTC ``moment`` shifted by ``seconds``."""
+        return str(int((moment + timedelta(seconds=seconds)).replace(tzinfo=UTC).timestamp()))
 
     def test_company_initiated_answer_after_15_days(self):
         with freeze_time(T0):
