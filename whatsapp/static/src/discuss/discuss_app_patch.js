@@ -1,14 +1,16 @@
 import { DiscussApp } from "@mail/core/public_web/discuss_app_model";
 import { DiscussAppCategory } from "@mail/core/public_web/discuss_app_category_model";
 import { Record } from "@mail/core/common/record";
-import { Store } from "@mail/core/common/store_service";
 import { MessagingMenu } from "@mail/core/public_web/messaging_menu";
 import { compareDatetime } from "@mail/utils/common/misc";
 
 import { _t } from "@web/core/l10n/translation";
 import { patch } from "@web/core/utils/patch";
 
-/** The WhatsApp category of the Discuss sidebar and the WhatsApp tab of the messaging menu. */
+/**
+ * The WhatsApp category of the Discuss sidebar and the WhatsApp tab of the messaging menu (the store's
+ * ``tabToThreadType("whatsapp")`` already maps the tab to the "whatsapp" channel type).
+ */
 patch(DiscussApp.prototype, {
     setup(env) {
         super.setup(env);
@@ -36,20 +38,14 @@ patch(DiscussAppCategory.prototype, {
     },
 });
 
-patch(Store.prototype, {
-    tabToThreadType(tab) {
-        const types = super.tabToThreadType(tab);
-        if (tab === "whatsapp") {
-            types.push("whatsapp");
-        }
-        return types;
-    },
-});
-
 patch(MessagingMenu.prototype, {
+    /** The user has WhatsApp chats: the menu offers a WhatsApp filter (desktop) or tab (small screens). */
+    get hasWhatsAppChats() {
+        return Object.values(this.store.Thread.records).some((t) => t.channel_type === "whatsapp");
+    },
     get tabs() {
         const tabs = super.tabs;
-        if (Object.values(this.store.Thread.records).some((t) => t.channel_type === "whatsapp")) {
+        if (this.hasWhatsAppChats) {
             tabs.push({ id: "whatsapp", icon: "fa fa-whatsapp", label: _t("WhatsApp") });
         }
         return tabs;
