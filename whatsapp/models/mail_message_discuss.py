@@ -1,6 +1,8 @@
 from odoo import models
 from odoo.addons.mail.tools.discuss import Store
 
+from ..tools.inbound_parser import parse_contacts
+
 #: WhatsApp tick shown in Discuss for an outbound message state (the lowest part of a post wins)
 TICK_BY_STATE = {
     "queued": "pending",
@@ -23,6 +25,40 @@ class MailMessage(models.Model):
         super()._to_store(store, **kwargs)
         for message, values in self._wa_status_values().items():
             store.add(message, values)
+        for message, values in self._wa_contact_values().items():
+            store.add(message, values)
+
+    def _wa_contact_values(self):
+        """``{mail.message: {"whatsapp_contacts": [{"index", "name"}], "whatsapp_inbound_id"}}`` for the
+        contact cards shared by customers in WhatsApp chats (each card gets an "Add to contacts" button)."""
+        channel_messages = self.filtered(
+            lambda m: m.model == "discuss.channel" and m.res_id and m.message_type == "whatsapp_message"
+        )
+        if not channel_messages:
+            return {}
+        # sudo: which chat messages are shared contact cards is no secret for who reads the chat
+        inbound = (
+            self.env["whatsapp.message"]
+            .sudo()
+            .search(
+                [
+                    ("mail_message_id", "in", channel_messages.ids),
+                    ("direction", "=", "inbound"),
+                    ("wa_kind", "=", "contacts"),
+                ]
+            )
+        )
+        result = {}
+        for wa_message in inbound:
+            cards = parse_contacts((wa_message.payload or {}).get("contacts"))
+            result[wa_message.mail_message_id.with_env(self.env)] = {
+                "whatsapp_contacts": [
+                    {"index": index, "name": card.get("name") or self.env._("Contact")}
+                    for index, card in enumerate(cards)
+                ],
+                "whatsapp_inbound_id": wa_message.id,
+            }
+        return result
 
     def _wa_status_values(self):
         """``{mail.message: {"whatsapp_status", "whatsapp_failure", "whatsapp_message_ids"}}`` for the

@@ -187,7 +187,8 @@ class WhatsAppMessage(models.Model):
     # ------------------------------------------------------------
 
     def action_wa_add_contact(self, index=0):
-        """Create a contact from a shared contact card (``contacts`` message) and open it."""
+        """Create a contact from a shared contact card (``contacts`` message) and open it; a contact already
+        known by the card's WhatsApp number is opened instead."""
         self.ensure_one()
         cards = parse_contacts((self.payload or {}).get("contacts"))
         if not 0 <= index < len(cards):
@@ -196,7 +197,10 @@ class WhatsAppMessage(models.Model):
         phones = card.get("phones") or []
         phone = phones[0]["phone"] if phones else False
         wa_number = phones[0].get("wa_id") if phones else False
-        partner = self.env["res.partner"].create(
+        number = self._phone_format(number="+" + wa_number) if wa_number else False
+        # a contact already known by this number is opened, not duplicated
+        partner = number and self.env["res.partner"].search([("phone_sanitized", "=", number)], limit=1)
+        partner = partner or self.env["res.partner"].create(
             {
                 "name": card.get("name") or phone or self.env._("WhatsApp contact"),
                 "mobile": ("+" + wa_number) if wa_number else phone,

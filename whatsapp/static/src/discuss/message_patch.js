@@ -11,7 +11,10 @@ const TICKS = {
     failed: { icon: "fa fa-exclamation-circle text-danger", title: _t("Not delivered") },
 };
 
-/** WhatsApp ticks, failure mark with Meta's reason and a retry, the customer's WhatsApp mark. */
+/**
+ * WhatsApp ticks, failure mark with Meta's reason and a retry, the customer's WhatsApp mark, and an "Add to
+ * contacts" button under the contact cards a customer shares.
+ */
 patch(Message.prototype, {
     setup() {
         super.setup(...arguments);
@@ -27,6 +30,16 @@ patch(Message.prototype, {
                 thread.whatsapp_partner &&
                 this.message.author?.eq(thread.whatsapp_partner)
         );
+    },
+    /** Create a contact from a card the customer shared, and open it. */
+    async onClickWhatsAppAddContact(index) {
+        const action = await this.orm.call("whatsapp.message", "action_wa_add_contact", [
+            [this.message.whatsapp_inbound_id],
+            index,
+        ]);
+        if (action) {
+            await this.env.services.action.doAction(action);
+        }
     },
     async onClickWhatsAppRetry() {
         await this.orm.call("whatsapp.message", "action_retry", [this.message.whatsapp_message_ids]);
