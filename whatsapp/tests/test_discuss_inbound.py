@@ -139,6 +139,14 @@ class TestDiscussInbound(WhatsAppDiscussCase):
         action = inbound.with_user(self.user_wa_admin).action_wa_add_contact(0)
         partner = self.env["res.partner"].browse(action["res_id"])
         self.assertEqual((partner.name, partner.phone_sanitized), ("Luc Gómez", "+19835552319"))
+        again = inbound.with_user(self.user_wa_admin).action_wa_add_contact(0)
+        self.assertEqual(again["res_id"], partner.id, "a known number opens its contact, no duplicate")
+        store = inbound.mail_message_id.with_user(self.user_wa_admin)._wa_contact_values()
+        self.assertEqual(
+            list(store.values()),
+            [{"whatsapp_contacts": [{"index": 0, "name": "Luc Gómez"}], "whatsapp_inbound_id": inbound.id}],
+            "the chat knows the card, for its Add to contacts button",
+        )
 
 
 @tagged("whatsapp", "post_install", "-at_install")
