@@ -217,3 +217,26 @@ class TestWhatsAppPos(WhatsAppPosCase):
         self.assertEqual(len(messages), 2)
         self.assertEqual(messages[1].header_attachment_id.raw, RECEIPT_JPEG)
         self.assertEqual(messages[1].number, "+32470123456")
+
+    def test_other_image_template(self):
+        """An image template of POS orders that is not the receipt template keeps its own image."""
+        promo_image = self.env["ir.attachment"].create(
+            {"name": "promo.jpg", "raw": RECEIPT_JPEG[:-2] + b"\x00\xff\xd9", "mimetype": "image/jpeg"}
+        )
+        promo = self._approve(
+            self.env["whatsapp.template"].create(
+                {
+                    "name": "POS promo",
+                    "template_name": "pos_promo",
+                    "model_id": self.env["ir.model"]._get_id("pos.order"),
+                    "phone_field": "mobile",
+                    "header_type": "image",
+                    "header_attachment_ids": [(6, 0, promo_image.ids)],
+                    "body": "Thank you, here is a coupon for your next visit!",
+                }
+            )
+        )
+        order = self._order()
+        order.mobile = "+32 470 12 34 56"
+        message = order._whatsapp_send_template(promo)
+        self.assertEqual(message.header_attachment_id.raw, promo_image.raw)
