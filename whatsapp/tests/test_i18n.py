@@ -1,0 +1,56 @@
+from odoo.tests import TransactionCase, tagged
+
+from .common_i18n import I18nCheckMixin
+
+# Seed terms (the French parts of the documentation are the reference): English source -> French.
+FIELD_GLOSSARY = [
+    ("whatsapp.account", "phone_uid", "ID numéro de téléphone"),
+    ("whatsapp.account", "token", "Jeton d'accès"),
+    ("whatsapp.account", "account_uid", "ID compte"),
+    ("whatsapp.template", "body", "Corps"),
+    ("whatsapp.template", "allowed_user_ids", "Utilisateurs autorisés"),
+    ("whatsapp.template", "header_type", "Type d'en-tête"),
+]
+SELECTION_GLOSSARY = [
+    ("whatsapp.template.variable", "field_type", "field", "Champ du modèle"),
+    ("whatsapp.template.variable", "field_type", "portal_url", "Lien portail"),
+]
+VIEW_GLOSSARY = [
+    ("whatsapp.account", "Tester la connexion"),
+    ("whatsapp.account", "Synchroniser des modèles"),
+    ("whatsapp.template", "Soumettre pour approbation"),
+]
+
+
+@tagged("whatsapp", "post_install", "-at_install")
+class TestWhatsAppI18n(I18nCheckMixin, TransactionCase):
+    """French is complete and the .pot follows the code (``./dev i18n`` regenerates both)."""
+
+    module = "whatsapp"
+
+    def test_fr_po_complete(self):
+        self.assertPoComplete(self.module)
+
+    def test_pot_in_sync(self):
+        self.assertPotInSync(self.module)
+
+    def test_french_loaded_uses_seed_terms(self):
+        self._load_french([self.module])
+        env = self.env(context={"lang": "fr_FR"})
+        self.assertEqual(env["ir.model"]._get("whatsapp.account").name, "Compte WhatsApp Business")
+        for model, fname, expected in FIELD_GLOSSARY:
+            with self.subTest(field=f"{model}.{fname}"):
+                got = env[model].fields_get([fname], ["string"])[fname]["string"]
+                self.assertEqual(got.replace("\u2019", "'"), expected)
+        for model, fname, value, expected in SELECTION_GLOSSARY:
+            with self.subTest(selection=f"{model}.{fname}.{value}"):
+                selection = dict(env[model].fields_get([fname], ["selection"])[fname]["selection"])
+                self.assertEqual(selection[value], expected)
+        for model, expected in VIEW_GLOSSARY:
+            with self.subTest(view=model, term=expected):
+                self.assertIn(expected, env[model].get_views([(False, "form")])["views"]["form"]["arch"])
+        # code terms (python): the connection test's notification
+        self.assertEqual(env._("Connection successful"), "Connexion réussie")
+        self.assertEqual(
+            self.env(context={"lang": "en_US"})._("Connection successful"), "Connection successful"
+        )
