@@ -54,6 +54,8 @@ class MailThread(models.AbstractModel):
         prepared, files = [], {}
         if template.phone_field and not numbers:
             self.mapped(template.phone_field)  # prefetch the numbers of all records in one query
+        # the variables' values once per record, the sender's rights checked once for all records
+        values = template._get_variable_values_batch(self, free_text=free_text)
         for record in self:
             raw = numbers.get(record.id) or template._get_recipient_number(record)
             number = record._phone_format(number=raw) if raw else False
@@ -69,10 +71,8 @@ class MailThread(models.AbstractModel):
                     "record": record,
                     "raw": raw,
                     "number": number,
-                    "body": template._render_body(record, free_text=free_text),
-                    "components": template._get_send_components(record, free_text=free_text)
-                    if number
-                    else [],
+                    "body": template._render_text(values[record.id]),
+                    "components": template._build_send_components(values[record.id]) if number else [],
                     "cache_key": header and header["cache_key"],
                 }
             )
@@ -81,12 +81,7 @@ class MailThread(models.AbstractModel):
         author_id, email_from = self._message_compute_author(raise_on_email=False)
         mail_messages = self._whatsapp_log(prepared, attachments, author_id, email_from)
         # -- whatsapp messages ---------------------------------------------------------------------
-        blacklisted = set()
-        valid = [p["number"] for p in prepared if p["number"]]
-        if valid:
-            blacklisted = set(
-                self.env["phone.blacklist"].sudo().search([("number", "in", valid)]).mapped("number")
-            )  # sudo: users may send to numbers without reading the blacklist itself
+        blacklisted = self.env["whatsapp.message"]._blacklisted_among([p["number"] for p in prepared])
         vals_list = []
         for item, mail_message in zip(prepared, mail_messages, strict=True):
             vals = {

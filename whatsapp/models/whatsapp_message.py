@@ -254,7 +254,13 @@ class WhatsAppMessage(models.Model):
 
     def _blacklisted_numbers(self):
         """Numbers of these messages that are in ``phone.blacklist`` (one query)."""
-        numbers = list(set(self.filtered("number").mapped("number")))
+        return self._blacklisted_among(self.mapped("number"))
+
+    @api.model
+    def _blacklisted_among(self, numbers):
+        """The E.164 ``numbers`` that are in ``phone.blacklist`` (one query, no access check: senders may
+        send to numbers without reading the blacklist; a search would format every number again)."""
+        numbers = list({number for number in numbers if number})
         if not numbers:
             return set()
         self.env["phone.blacklist"].flush_model(["number", "active"])

@@ -44,10 +44,24 @@ class WhatsAppTemplate(models.Model):
             value = value[:1][part]
         return value or False
 
-    def _get_variable_values(self, record, free_text=None):
-        """``{variable: value}`` for ``record`` (free text from the composer)."""
+    def _get_variable_values(self, record, free_text=None, checked=False):
+        """``{variable: value}`` for ``record`` (free text from the composer).
+
+        :param checked: the caller checked the rights of a batch including ``record`` (see below)
+        """
         self.ensure_one()
-        return {variable: variable._get_value(record, free_text) for variable in self.variable_ids}
+        return {variable: variable._get_value(record, free_text, checked) for variable in self.variable_ids}
+
+    def _get_variable_values_batch(self, records, free_text=None):
+        """``{record id: {variable: value}}``: the values of every record, computed once per record.
+
+        The sender's rights are checked once per hop of each field path for all ``records`` (the same
+        records and fields as record by record, so the same AccessError) and the paths are prefetched.
+        """
+        self.ensure_one()
+        for variable in self.variable_ids:
+            variable._check_path_access(records)
+        return {record.id: self._get_variable_values(record, free_text, checked=True) for record in records}
 
     def _get_send_components(self, record, free_text=None):
         """Meta *send* components for ``record``: header text/location, body, dynamic and tracked URL buttons.

@@ -133,10 +133,11 @@ class WhatsAppTemplateVariable(models.Model):
     # VALUES
     # ------------------------------------------------------------
 
-    def _get_value(self, record, free_text=None):
+    def _get_value(self, record, free_text=None, checked=False):
         """Value of this variable for ``record``, evaluated with the current user's rights.
 
         :param free_text: ``{variable id or key: value}`` typed in the composer
+        :param checked: the caller ran :meth:`_check_path_access` on a set of records including ``record``
         :raise UserError: a free text value is missing
         """
         self.ensure_one()
@@ -159,7 +160,7 @@ class WhatsAppTemplateVariable(models.Model):
         elif self.field_type == "portal_url":
             value = record.get_base_url() + record._get_share_url(redirect=True)
         else:
-            value = self._read_path(record, self.field_name)
+            value = self._read_path(record, self.field_name, checked=checked)
         return str(value) if value not in (None, False, "") else EMPTY_VALUE
 
     def _get_sample(self):
@@ -167,8 +168,28 @@ class WhatsAppTemplateVariable(models.Model):
         self.ensure_one()
         return self.demo_value or ""
 
-    def _read_path(self, record, path):
-        """Follow a dotted path on ``record`` and format the value as a user would read it."""
+    def _check_path_access(self, records):
+        """Check the sender's rights at every hop of the field path for all ``records`` at once (one rule
+        evaluation per hop instead of one per record and hop), prefetching each hop for all of them.
+
+        :raise AccessError: the sender may not read one of the records or fields the path reaches
+        """
+        self.ensure_one()
+        if self.field_type != "field" or not self.field_name:
+            return
+        value = records
+        for part in self.field_name.split("."):
+            if not isinstance(value, models.BaseModel) or not value:
+                return
+            value.check_access("read")
+            value.check_field_access_rights("read", [part])
+            value = value.mapped(part)
+
+    def _read_path(self, record, path, checked=False):
+        """Follow a dotted path on ``record`` and format the value as a user would read it.
+
+        :param checked: the rights were checked for a batch including ``record`` (:meth:`_check_path_access`)
+        """
         value = record
         field = None
         for part in (path or "").split("."):
@@ -176,8 +197,9 @@ class WhatsAppTemplateVariable(models.Model):
                 return False
             # the sender's rights at every hop, even for values already in the cache (read by sudo code earlier
             # in the transaction): a template must never leak what its sender may not read
-            value.check_access("read")
-            value.check_field_access_rights("read", [part])
+            if not checked:
+                value.check_access("read")
+                value.check_field_access_rights("read", [part])
             field = value._fields[part]
             value = value.mapped(part) if len(value) > 1 else value[part]
         if isinstance(value, models.BaseModel):

@@ -22,3 +22,4 @@ from . import test_whatsapp_insight_marketing
 from . import test_webhook_performance
 from . import test_whatsapp_onboarding
 from . import test_whatsapp_template_lang
+from . import test_send_performance

@@ -148,10 +148,10 @@ class TestWhatsAppMessagePerformance(WhatsAppMessageCase):
         template = self.template.with_env(self.env)
         self.env.invalidate_all()
         with self.mock_wa_send():
-            with self.assertQueryCount(__system__=14):
+            with self.assertQueryCount(__system__=12):
                 messages = partners._whatsapp_send_template(template, queue=True)
             self.env.invalidate_all()
-            with self.assertQueryCount(__system__=30):
+            with self.assertQueryCount(__system__=23):
                 self.env["whatsapp.message"]._process_queue()
         self.assertEqual(set(messages.mapped("state")), {"sent"})
         self.assertEqual(len(self.wa_sent), 100)

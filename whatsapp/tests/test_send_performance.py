@@ -1,0 +1,46 @@
+from odoo.exceptions import AccessError
+from odoo.tests import tagged
+
+from .common_templates import WhatsAppTemplateCase
+
+
+@tagged("whatsapp", "post_install", "-at_install")
+class TestSendBatchRights(WhatsAppTemplateCase):
+    """The thread API renders a selection with one rights check per hop of each field path for all the
+    records (``_get_variable_values_batch``): the same records and fields are checked as record by record."""
+
+    def _children(self, parents):
+        return self.env["res.partner"].create(
+            [
+                {"name": f"Child {i}", "parent_id": parent.id, "mobile": f"+32 470 00 00 {i:02d}"}
+                for i, parent in enumerate(parents)
+            ]
+        )
+
+    def test_batch_values(self):
+        parents = self.env["res.partner"].create([{"name": f"Parent {i}"} for i in range(3)])
+        children = self._children(parents).with_user(self.user_wa)
+        self.template_partner.variable_ids.filtered(lambda v: v.key == "body-1").field_name = "parent_id.name"
+        messages = children._whatsapp_send_template(
+            self.template_partner.with_user(self.user_wa), free_text={"body-2": "R1"}, queue=True
+        )
+        self.assertEqual(
+            [m.payload["template"]["components"][0]["parameters"] for m in messages],
+            [[{"type": "text", "text": f"Parent {i}"}, {"type": "text", "text": "R1"}] for i in range(3)],
+        )
+        self.assertEqual(messages.mapped("body")[0], "Hello Parent 0, your reference is R1. See you soon!")
+
+    def test_batch_refused_for_one_forbidden_hop(self):
+        """One record among many whose parent the sender may not read (another company, even cached):
+        the whole send is refused and nothing is created."""
+        visible = self.env["res.partner"].create([{"name": f"Parent {i}"} for i in range(3)])
+        secret = self.env["res.partner"].create({"name": "Secret Parent", "company_id": self.company_2.id})
+        children = self._children(visible | secret).with_user(self.user_wa)
+        self.template_partner.variable_ids.filtered(lambda v: v.key == "body-1").field_name = "parent_id.name"
+        self.assertEqual(secret.name, "Secret Parent")  # in the cache, read as administrator
+        count = self.env["whatsapp.message"].search_count([])
+        with self.assertRaises(AccessError):
+            children._whatsapp_send_template(
+                self.template_partner.with_user(self.user_wa), free_text={"body-2": "R1"}, queue=True
+            )
+        self.assertEqual(self.env["whatsapp.message"].search_count([]), count)
