@@ -1,5 +1,6 @@
 """Pure pytest of the rate limiter, the concurrent sender and the status ranks (no Odoo)."""
 
+import itertools
 import threading
 import time
 
@@ -110,3 +111,18 @@ def test_status_ranks(stored, status, applies):
 def test_unknown_outcome_is_settled_by_any_status():
     assert meta_status.should_apply(meta_status.current_rank("failed", "unknown_outcome"), "sent")
     assert meta_status.best_status(["delivered", "sent", "read", "bogus"]) == "read"
+
+
+def test_rate_limiter_window_holds_with_late_wakeups():
+    """Threads waking up late from their slots never get rate + 1 permits into a window [t, t + 1)."""
+    clock = FakeClock()
+    late = itertools.cycle([0.004, 0.0, 0.011, 0.002, 0.0, 0.007])
+
+    def sleep(seconds):
+        clock.sleep(seconds + next(late))
+
+    limiter = RateLimiter(80, clock=clock, sleep=sleep)
+    grants = [limiter.acquire() for _ in range(400)]
+    assert grants == sorted(grants)
+    assert max(sum(1 for g in grants if t <= g < t + 1.0) for t in grants) == 80
+    assert grants[-1] < 400 / 80 + 0.1, "still paced at the rate"

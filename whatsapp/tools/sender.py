@@ -13,6 +13,7 @@ Throughput is capped by :class:`RateLimiter`, which paces permits at the account
 This module imports nothing from Odoo so it can be unit-tested with pytest alone.
 """
 
+import collections
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,17 +35,30 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next = None
+        # times the last int(rate) permits were actually granted: a thread waking up late from its slot
+        # must not squeeze one more call into a 1-second window (pacing alone allows rate + 1 then)
+        self._granted = collections.deque(maxlen=max(1, int(rate)))
 
     def acquire(self):
-        """Block until the next permit; return the (clock) time at which it was granted."""
+        """Block until the next permit; return the (clock) time at which it was granted.
+
+        Permits are paced (slot ``i`` at ``start + i / rate``) and, whatever the sleeping jitter, never more
+        than ``int(rate)`` are granted in any window ``[t, t + 1)``.
+        """
         with self._lock:
             now = self._clock()
             slot = now if self._next is None or self._next < now else self._next
             self._next = slot + self.interval
         wait = slot - self._clock()
-        if wait > 0:
-            self._sleep(wait)
-        return slot
+        while True:
+            if wait > 0:
+                self._sleep(wait)
+            with self._lock:
+                now = self._clock()
+                if len(self._granted) < self._granted.maxlen or self._granted[0] + 1.0 <= now:
+                    self._granted.append(now)
+                    return now
+                wait = self._granted[0] + 1.0 - now
 
     def slow_down(self, seconds):
         """Push every later permit back by ``seconds`` (e.g. after Meta's throughput error 130429)."""
