@@ -93,7 +93,7 @@ def export_pots(db, modules, odoo_args):
     import odoo  # noqa: PLC0415 - only this step needs Odoo
     from odoo.tools.translate import trans_export  # noqa: PLC0415
 
-    odoo.tools.config.parse_config([*odoo_args, "-d", db])
+    odoo.tools.config.parse_config(["--log-level=warn", *odoo_args, "-d", db])
     registry = odoo.modules.registry.Registry(db)
     with registry.cursor() as cr:
         cr.execute("SELECT name, state FROM ir_module_module WHERE name = ANY(%s)", [list(modules)])
