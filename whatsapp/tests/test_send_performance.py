@@ -1,6 +1,9 @@
+from unittest.mock import patch
+
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
+from .common_messages import WhatsAppMessageCase
 from .common_templates import WhatsAppTemplateCase
 
 
@@ -44,3 +47,35 @@ class TestSendBatchRights(WhatsAppTemplateCase):
                 self.template_partner.with_user(self.user_wa), free_text={"body-2": "R1"}, queue=True
             )
         self.assertEqual(self.env["whatsapp.message"].search_count([]), count)
+
+
+@tagged("whatsapp", "post_install", "-at_install")
+class TestChatterPush(WhatsAppMessageCase):
+    def _pushes(self, notify):
+        """``{partner: sorted [(message id, [notification statuses])]}`` pushed over the bus by ``notify()``."""
+        pushes = {}
+
+        def capture(partner, store):
+            result = store.get_result()
+            statuses = {n["id"]: n["notification_status"] for n in result.get("mail.notification", [])}
+            pushes[partner] = sorted(
+                (m["id"], sorted(statuses[n] for n in m["notifications"])) for m in result["mail.message"]
+            )
+
+        with patch.object(type(self.env["res.partner"]), "_bus_send_store", capture):
+            notify()
+        return pushes
+
+    def test_status_push_same_as_mail(self):
+        """The batched push sends what ``_notify_message_notification_update`` sends, per author."""
+        partners = self.partners.with_user(self.user_wa)
+        with self.mock_wa_send():
+            messages = partners._whatsapp_send_template(self.template.with_user(self.user_wa), queue=True)
+            self.env["whatsapp.message"]._process_queue()
+        messages = messages.sudo()
+        self.assertEqual(set(messages.mapped("state")), {"sent"})
+        ours = self._pushes(messages._notify_chatter)
+        mails = self._pushes(messages.mail_message_id._notify_message_notification_update)
+        self.assertEqual(ours, mails)
+        self.assertIn(self.user_wa.partner_id, ours, "the author sees the icons change")
+        self.assertEqual(len(ours[self.user_wa.partner_id]), 3)
