@@ -11,6 +11,7 @@ _logger = logging.getLogger(__name__)
 
 EDITS_PER_DAY = 1
 EDITS_PER_30_DAYS = 10
+TEMPLATE_EXISTS_SUBCODE = 2388024  # Meta: content in this language already exists for this template name
 _MISSING = object()
 
 
@@ -35,7 +36,7 @@ class WhatsAppTemplate(models.Model):
                     payload = {key: payload[key] for key in ("category", "components")}
                     result = client.update_template(template.meta_uid, payload)
                 else:
-                    result = client.create_template(payload)
+                    result = template._create_on_meta(client, payload)
             except WhatsAppApiError as err:
                 raise UserError(template._meta_error_message(err)) from None
             vals = {"status": "pending", "rejected_reason": False, "meta_status_raw": False}
@@ -53,6 +54,34 @@ class WhatsAppTemplate(models.Model):
             template.with_context(whatsapp_template_sync=True).write(vals)
             template.message_post(body=self.env._("Submitted to Meta for approval."))
         return True
+
+    def _create_on_meta(self, client, payload):
+        """Create the template on Meta, idempotently.
+
+        A submit can reach Meta and still be rolled back here (a concurrent approval webhook makes the
+        transaction fail and Odoo retries the call): Meta then answers that the name and language already
+        exist. When Meta's template has our body, it is ours: adopt its id and status instead of failing. A
+        different template of the same name stays an error (rename this one).
+        """
+        self.ensure_one()
+        try:
+            return client.create_template(payload)
+        except WhatsAppApiError as err:
+            if err.subcode != TEMPLATE_EXISTS_SUBCODE:
+                raise
+            body = next((c.get("text") for c in payload.get("components", []) if c.get("type") == "BODY"), None)
+            for data in client.list_templates():
+                remote_body = next(
+                    (c.get("text") for c in data.get("components") or [] if c.get("type") == "BODY"), None
+                )
+                if (
+                    data.get("name") == self.template_name
+                    and data.get("language") == self.lang_code
+                    and remote_body == body
+                ):
+                    _logger.info("WhatsApp template %s: already on Meta (%s), adopted", self.id, data.get("id"))
+                    return data
+            raise
 
     def _check_submittable(self):
         self.ensure_one()

@@ -1,6 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools.misc import format_date, format_datetime
+from odoo.tools.misc import format_amount, format_date, format_datetime
 
 from ..tools import template_tools as tt
 
@@ -191,10 +191,12 @@ class WhatsAppTemplateVariable(models.Model):
         :param checked: the rights were checked for a batch including ``record`` (:meth:`_check_path_access`)
         """
         value = record
+        owner = record  # the record holding the last field (for a monetary field's currency)
         field = None
         for part in (path or "").split("."):
             if not value:
                 return False
+            owner = value
             # the sender's rights at every hop, even for values already in the cache (read by sudo code earlier
             # in the transaction): a template must never leak what its sender may not read
             if not checked:
@@ -212,6 +214,9 @@ class WhatsAppTemplateVariable(models.Model):
             return dict(field._description_selection(self.env)).get(value, value)
         if field is not None and field.type == "boolean":
             return self.env._("Yes") if value else self.env._("No")
-        if field is not None and field.type == "monetary" and "currency_id" in record._fields:
-            return f"{value:.2f}"
+        if field is not None and field.type == "monetary":
+            currency = owner[:1][field.get_currency_field(owner)] if len(owner) <= 1 else None
+            return format_amount(self.env, value, currency) if currency else f"{value:.2f}"
+        if field is not None and field.type in ("float", "integer", "monetary"):
+            return str(value)  # 0 is a value, not an empty field
         return value

@@ -152,6 +152,18 @@ class TestWhatsAppTemplateSandbox(WhatsAppTemplateCase):
         self.assertIn("Meta refused the template", str(catcher.exception))
         self.assertEqual(template.status, "draft")
 
+    def test_submit_is_idempotent(self):
+        """A submit that reached Meta but was rolled back in Odoo (then retried) adopts Meta's template."""
+        template = self._draft()
+        template.button_submit_template()
+        meta_uid = template.meta_uid
+        self.sandbox.template_decision(meta_uid, "APPROVED")
+        template.with_context(whatsapp_template_sync=True).write({"meta_uid": False, "status": "draft"})
+        template.button_submit_template()  # Meta answers "already exists": same body, so it is ours
+        self.assertEqual(template.meta_uid, meta_uid)
+        self.assertEqual(template.status, "approved")
+        self.assertEqual(len([t for t in self.sandbox.templates if t["name"] == "welcome_offer"]), 1)
+
     def test_resubmit_edited_approved_template_and_edit_limits(self):
         template = self._draft()
         with freeze_time("2026-01-01 10:00:00"):
