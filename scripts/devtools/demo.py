@@ -8,6 +8,7 @@ the sandbox's webhook points back at Odoo. Both stay in the foreground; Ctrl-C s
 import hashlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import urllib.error
 import urllib.request
 
 from . import odoo_locate, postgres, venv
-from .common import ADDONS, LOCAL, LOGS, ROOT, Fatal, port_in_use, say
+from .common import ADDONS, LOCAL, LOGS, ROOT, Fatal, apt_install, port_in_use, say, warn
 
 DATA_DIR = LOCAL / "odoo-data"
 DEMO_MODULES = (*ADDONS, "sale_management", "point_of_sale", "event")
@@ -145,6 +146,9 @@ def command(args):
     python = venv.ensure()
     odoo = odoo_locate.locate(python)
     python = venv.ensure(odoo_deps=True)
+    # Odoo prints reports (the quotation, the invoice, the ticket sent as document headers) with wkhtmltopdf
+    if not shutil.which("wkhtmltopdf") and not apt_install("wkhtmltopdf"):
+        warn("wkhtmltopdf is missing: templates with a PDF header (quotation, invoice, ticket) will fail to send")
     check = subprocess.run([str(python), "-c", "import meta_sandbox.__main__"], cwd=ROOT, capture_output=True)
     if check.returncode:
         err = (check.stderr.decode().strip().splitlines() or ["?"])[-1]
