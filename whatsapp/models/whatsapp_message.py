@@ -247,9 +247,8 @@ class WhatsAppMessage(models.Model):
     def _notify_chatter(self):
         """Push the new status icons to the chatter over the bus (one bus message per author).
 
-        What ``mail.message._notify_message_notification_update`` does, with its per-message work done
-        once: the records' read access per model, the "is a public user" test per author (a bulk send of
-        1,000 messages spent most of its Odoo time there).
+        What ``mail.message._notify_message_notification_update`` does, with its per-message checks done
+        once: the records' read access per model, the "is a public user" test per author.
         """
         # sudo: the cron and the webhook run without a user who could read every related record
         mail_messages = self.mail_message_id.sudo().filtered(lambda m: m.model and m.res_id)
@@ -257,27 +256,25 @@ class WhatsAppMessage(models.Model):
         for model, group in mail_messages.grouped("model").items():
             if model in self.env:
                 records = self.env[model].sudo().browse(set(group.mapped("res_id")))
-                records.mapped(
-                    "display_name"
-                )  # warm the display names in one query (mail reads them one by one)
+                # warm the display names in one query (mail reads them one by one)
+                records.mapped("display_name")
                 readable = set(records._filtered_access("read").ids)
                 shown += [message.id for message in group if message.res_id in readable]
-        user = self.env.user
-        by_partner = defaultdict(list)
+        user_partner = None if self.env.user._is_public() else self.env.user.partner_id
+        by_partner = defaultdict(dict)  # partner -> {message id: None}: ordered, each message once
         public_author = {}
         for message in mail_messages.browse(shown):
-            if not user._is_public():
-                by_partner[user.partner_id].append(message.id)
+            if user_partner:
+                by_partner[user_partner][message.id] = None
             author = message.author_id
             if author and author not in public_author:
-                public_author[author] = any(
-                    u._is_public() for u in author.with_context(active_test=False).user_ids
-                )
+                users = author.with_context(active_test=False).user_ids
+                public_author[author] = any(u._is_public() for u in users)
             if author and not public_author[author]:
-                by_partner[author].append(message.id)
+                by_partner[author][message.id] = None
         for partner, message_ids in by_partner.items():
             store = Store()
-            mail_messages.browse(message_ids)._message_notifications_to_store(store)
+            mail_messages.browse(list(message_ids))._message_notifications_to_store(store)
             partner._bus_send_store(store)
 
     def _blacklisted_numbers(self):

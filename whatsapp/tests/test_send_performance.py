@@ -79,3 +79,9 @@ class TestChatterPush(WhatsAppMessageCase):
         self.assertEqual(ours, mails)
         self.assertIn(self.user_wa.partner_id, ours, "the author sees the icons change")
         self.assertEqual(len(ours[self.user_wa.partner_id]), 3)
+        # the author is the current user: one push, each message once
+        as_author = messages.with_user(self.user_wa)
+        ours = self._pushes(as_author._notify_chatter)
+        self.assertEqual(ours, self._pushes(as_author.mail_message_id._notify_message_notification_update))
+        self.assertEqual(list(ours), [self.user_wa.partner_id])
+        self.assertEqual(len(ours[self.user_wa.partner_id]), 3)
