@@ -148,7 +148,9 @@ def command(args):
     python = venv.ensure(odoo_deps=True)
     # Odoo prints reports (the quotation, the invoice, the ticket sent as document headers) with wkhtmltopdf
     if not shutil.which("wkhtmltopdf") and not apt_install("wkhtmltopdf"):
-        warn("wkhtmltopdf is missing: templates with a PDF header (quotation, invoice, ticket) will fail to send")
+        warn(
+            "wkhtmltopdf is missing: templates with a PDF header (quotation, invoice, ticket) will fail to send"
+        )
     check = subprocess.run([str(python), "-c", "import meta_sandbox.__main__"], cwd=ROOT, capture_output=True)
     if check.returncode:
         err = (check.stderr.decode().strip().splitlines() or ["?"])[-1]

@@ -69,7 +69,9 @@ class WhatsAppTemplate(models.Model):
         except WhatsAppApiError as err:
             if err.subcode != TEMPLATE_EXISTS_SUBCODE:
                 raise
-            body = next((c.get("text") for c in payload.get("components", []) if c.get("type") == "BODY"), None)
+            body = next(
+                (c.get("text") for c in payload.get("components", []) if c.get("type") == "BODY"), None
+            )
             for data in client.list_templates():
                 remote_body = next(
                     (c.get("text") for c in data.get("components") or [] if c.get("type") == "BODY"), None
@@ -79,7 +81,9 @@ class WhatsAppTemplate(models.Model):
                     and data.get("language") == self.lang_code
                     and remote_body == body
                 ):
-                    _logger.info("WhatsApp template %s: already on Meta (%s), adopted", self.id, data.get("id"))
+                    _logger.info(
+                        "WhatsApp template %s: already on Meta (%s), adopted", self.id, data.get("id")
+                    )
                     return data
             raise
 

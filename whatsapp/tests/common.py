@@ -19,9 +19,8 @@ import unittest
 from contextlib import contextmanager
 from unittest.mock import patch
 
-from odoo.tests import HttpCase, TransactionCase
-
 from odoo.addons.mail.tests.common import mail_new_test_user
+from odoo.tests import HttpCase, TransactionCase
 
 from ..tools.graph_api import GraphClient, WhatsAppApiError
 

@@ -3,7 +3,6 @@ from datetime import datetime, timedelta
 from unittest.mock import patch
 
 from freezegun import freeze_time
-
 from odoo.api import Transaction
 from odoo.exceptions import AccessError
 from odoo.tests import tagged, users
