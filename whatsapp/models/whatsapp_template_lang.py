@@ -1,4 +1,4 @@
-from odoo import api, models
+from odoo import models
 
 from ..tools import template_tools as tt
 
@@ -102,7 +102,6 @@ class WhatsAppTemplate(models.Model):
                     result[record_id] = partners[:1]
         return result
 
-    @api.model
     def _whatsapp_preferred_lang(self, records=None):
         """Odoo language to propose a template in: the single recipient's, else the sender's."""
         if records is not None and len(records) == 1:

@@ -87,6 +87,15 @@ class TestWhatsAppTemplateLang(WhatsAppMessageCase):
         self.assertEqual(message.template_id, self.template)
         self.assertEqual(self.wa_sent[0]["template"]["language"]["code"], "en_US")
 
+    def test_recipient_partner_of_other_models(self):
+        """Another model: the partner holding the phone field, else the partner mail.thread names."""
+        users = self.user_wa | self.user_wa_admin
+        for phone_field in ("partner_id.mobile", "mobile"):
+            with self.subTest(phone_field=phone_field):
+                template = self.env["whatsapp.template"].new({"phone_field": phone_field})
+                partners = template._whatsapp_recipient_partners(users)
+                self.assertEqual(partners, {user.id: user.partner_id for user in users})
+
     def test_no_variant_no_extra_work(self):
         """A template without variants sends exactly as before, in one batch."""
         other = self._create_wa_template(name="Alone")
