@@ -16,6 +16,29 @@ class MailThread(models.AbstractModel):
 
     _inherit = "mail.thread"
 
+    def _whatsapp_composer_action(self, template=None, name=None):
+        """The action opening the WhatsApp composer on ``self`` (a button of any model, a bridge's "Send by
+        WhatsApp"): one record is sent at once, a selection queued.
+
+        :param template: the ``whatsapp.template`` proposed (else the composer proposes the first available)
+        :param str name: the dialog's title
+        """
+        return {
+            "type": "ir.actions.act_window",
+            "name": name or self.env._("Send WhatsApp"),
+            "res_model": "whatsapp.composer",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {
+                "default_res_model": self._name,
+                "default_res_ids": self.ids,
+                "default_template_id": template[:1].id if template else False,
+                "active_model": self._name,
+                "active_ids": self.ids,
+            },
+        }
+
     def _whatsapp_send_template(self, template, free_text=None, queue=None, numbers=None):
         """Send an approved template to the WhatsApp number of each record of ``self``.
 
@@ -25,7 +48,8 @@ class MailThread(models.AbstractModel):
         the other records.
 
         :param template: an approved ``whatsapp.template`` whose model is ``self._name``
-        :param str free_text: value of the template's free-text variable, if it has one
+        :param dict free_text: values of the template's free-text variables, ``{variable id or key: value}``
+            with keys like ``body-2``, ``header-1``, ``button-0`` (as typed in the composer)
         :param queue: ``None`` (default): queue and trigger the queue cron now (asynchronous, any volume);
             ``True``: only queue, the cron's next run sends them; ``False``: send now in this transaction
             (one or a few records from a button; bulk sends must be queued, see ``whatsapp_message_queue``)

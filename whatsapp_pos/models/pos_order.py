@@ -144,21 +144,7 @@ class PosOrder(models.Model):
                     orders=", ".join(missing.mapped("name")),
                 )
             )
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Send Receipt by WhatsApp"),
-            "res_model": "whatsapp.composer",
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "new",
-            "context": {
-                "default_res_model": self._name,
-                "default_res_ids": self.ids,
-                "default_template_id": templates[:1].id,
-                "active_model": self._name,
-                "active_ids": self.ids,
-            },
-        }
+        return self._whatsapp_composer_action(templates[:1], name=self.env._("Send Receipt by WhatsApp"))
 
     def _whatsapp_receipt_attachment(self):
         """The last receipt image the POS rendered for this order (kept on the order when it was sent)."""

@@ -46,21 +46,7 @@ class SaleOrder(models.Model):
             raise UserError(self.env._("Select the quotations or orders to send by WhatsApp."))
         self.filtered(lambda so: so.state in ("draft", "sent")).order_line._validate_analytic_distribution()
         template = self._whatsapp_default_template()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Send by WhatsApp"),
-            "res_model": "whatsapp.composer",
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "new",
-            "context": {
-                "default_res_model": self._name,
-                "default_res_ids": self.ids,
-                "default_template_id": template.id,
-                "active_model": self._name,
-                "active_ids": self.ids,
-            },
-        }
+        return self._whatsapp_composer_action(template, name=self.env._("Send by WhatsApp"))
 
     def _whatsapp_default_template(self):
         templates = self.env["whatsapp.template"]._find_available(self._name)
