@@ -48,5 +48,10 @@ registry.category("web_tour.tours").add("whatsapp_composer_tour", {
             content: "The message is in the chatter",
             trigger: ".o-mail-Message-body:contains(your code is TOUR-7)",
         },
+        {
+            content: "with its WhatsApp delivery status",
+            trigger:
+                ".o-mail-Message:contains(your code is TOUR-7) .o-mail-Message-notification i.fa-whatsapp",
+        },
     ],
 });
