@@ -217,6 +217,6 @@ class WhatsAppTemplateVariable(models.Model):
         if field is not None and field.type == "monetary":
             currency = owner[:1][field.get_currency_field(owner)] if len(owner) <= 1 else None
             return format_amount(self.env, value, currency) if currency else f"{value:.2f}"
-        if field is not None and field.type in ("float", "integer", "monetary"):
-            return str(value)  # 0 is a value, not an empty field
+        if field is not None and field.type in ("integer", "monetary"):
+            return str(value)  # 0 is a count or an amount; a float 0.0 stays empty (Odoo's unset coordinates)
         return value
