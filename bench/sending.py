@@ -57,8 +57,13 @@ def _odoo(args):
     import odoo  # noqa: PLC0415
 
     odoo.tools.config.parse_config(
-        [f"--addons-path={ODOO}/odoo/addons,{REPO}", f"--db_host={args.db_host}", f"--db_port={args.db_port}",
-         f"--db_user={args.db_user}", "--log-level=warn"]
+        [
+            f"--addons-path={ODOO}/odoo/addons,{REPO}",
+            f"--db_host={args.db_host}",
+            f"--db_port={args.db_port}",
+            f"--db_user={args.db_user}",
+            "--log-level=warn",
+        ]
     )
     return odoo
 
@@ -84,7 +89,9 @@ class SandboxProcess:
         self.session = requests.Session()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "meta_sandbox", "--port", str(port), "--no-validate"],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for _ in range(100):
             try:
@@ -130,29 +137,64 @@ def bench_send(odoo, db, sandbox, starts, n, latency, rate, tag):
 
     registry = odoo.modules.registry.Registry(db)
     pnid = f"10{tag:0>5}"  # one sandbox account per run, with its own latency
-    sandbox.post("accounts", {"phone_number_id": pnid, "waba_id": "2000009", "app_id": "3000009",
-                              "token": "sandbox-token", "app_secret": "sandbox-secret", "latency": latency})
+    sandbox.post(
+        "accounts",
+        {
+            "phone_number_id": pnid,
+            "waba_id": "2000009",
+            "app_id": "3000009",
+            "token": "sandbox-token",
+            "app_secret": "sandbox-secret",
+            "latency": latency,
+        },
+    )
     for times in starts.values():
         times.clear()
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         account = env["whatsapp.account"].create(
-            {"name": f"Bench {tag}", "phone_uid": pnid, "account_uid": "2000009", "app_uid": "3000009",
-             "token": "sandbox-token", "app_secret": "sandbox-secret", "api_base_url": sandbox.url,
-             "rate_limit": rate}
+            {
+                "name": f"Bench {tag}",
+                "phone_uid": pnid,
+                "account_uid": "2000009",
+                "app_uid": "3000009",
+                "token": "sandbox-token",
+                "app_secret": "sandbox-secret",
+                "api_base_url": sandbox.url,
+                "rate_limit": rate,
+            }
         )
         template = env["whatsapp.template"].create(
-            {"name": f"bench {tag} {uuid.uuid4().hex[:6]}", "body": "Hello from the bench.", "account_id": account.id,
-             "model_id": env["ir.model"]._get_id("res.partner"), "phone_field": "mobile", "lang_code": "en_US",
-             "category": "utility"}
+            {
+                "name": f"bench {tag} {uuid.uuid4().hex[:6]}",
+                "body": "Hello from the bench.",
+                "account_id": account.id,
+                "model_id": env["ir.model"]._get_id("res.partner"),
+                "phone_field": "mobile",
+                "lang_code": "en_US",
+                "category": "utility",
+            }
         )
         template.status = "approved"
-        sandbox.post("templates", {"waba_id": "2000009", "name": template.template_name, "language": "en_US",
-                                   "category": "UTILITY", "status": "APPROVED",
-                                   "components": [{"type": "BODY", "text": template.body}]})
+        sandbox.post(
+            "templates",
+            {
+                "waba_id": "2000009",
+                "name": template.template_name,
+                "language": "en_US",
+                "category": "UTILITY",
+                "status": "APPROVED",
+                "components": [{"type": "BODY", "text": template.body}],
+            },
+        )
         partners = env["res.partner"].create(
-            [{"name": f"Bench {i}", "mobile": f"+33 6 {80 + i // 10000:02d} {i // 100 % 100:02d} {i % 100:02d} 00"}
-             for i in range(n)]
+            [
+                {
+                    "name": f"Bench {i}",
+                    "mobile": f"+33 6 {80 + i // 10000:02d} {i // 100 % 100:02d} {i % 100:02d} 00",
+                }
+                for i in range(n)
+            ]
         )
         t0 = time.perf_counter()
         messages = partners._whatsapp_send_template(template, queue=True)
@@ -165,9 +207,15 @@ def bench_send(odoo, db, sandbox, starts, n, latency, rate, tag):
         granted = starts["granted"]
         span = max(granted) - min(granted) if len(granted) > 1 else 0.0
         result = {
-            "n": n, "queue_s": t_queue, "send_s": t_send, "rate": n / t_send, "cap": rate,
-            "max_1s": _max_per_second(granted), "max_1s_entered": _max_per_second(starts["entered"]),
-            "sent": states.count("sent"), "sustained": (len(granted) - 1) / span if span else 0.0,
+            "n": n,
+            "queue_s": t_queue,
+            "send_s": t_send,
+            "rate": n / t_send,
+            "cap": rate,
+            "max_1s": _max_per_second(granted),
+            "max_1s_entered": _max_per_second(starts["entered"]),
+            "sent": states.count("sent"),
+            "sustained": (len(granted) - 1) / span if span else 0.0,
             "overall": n / (t_queue + t_send),
         }
         mail_messages = messages.mail_message_id
@@ -182,29 +230,55 @@ def bench_send(odoo, db, sandbox, starts, n, latency, rate, tag):
 
 def bench_status(odoo, args, sandbox):
     """Start Odoo's HTTP server, then 4 clients post 1,000 one-status payloads (messages known to Odoo)."""
-    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
-
     import requests  # noqa: PLC0415
+    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
 
     registry = odoo.modules.registry.Registry(args.database)
     run = uuid.uuid4().hex[:8]
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         account = env["whatsapp.account"].create(
-            {"name": "Bench statuses", "phone_uid": f"9{run[:6]}", "account_uid": f"8{run[:6]}", "app_uid": "3000009",
-             "token": "t", "app_secret": "bench-secret", "api_base_url": sandbox.url}
+            {
+                "name": "Bench statuses",
+                "phone_uid": f"9{run[:6]}",
+                "account_uid": f"8{run[:6]}",
+                "app_uid": "3000009",
+                "token": "t",
+                "app_secret": "bench-secret",
+                "api_base_url": sandbox.url,
+            }
         )
         messages = env["whatsapp.message"].create(
-            [{"account_id": account.id, "number": "+33612345678", "state": "sent", "wamid": f"wamid.ST{run}{i:05d}",
-              "payload": {"type": "text", "text": {"body": "x"}}} for i in range(1000)]
+            [
+                {
+                    "account_id": account.id,
+                    "number": "+33612345678",
+                    "state": "sent",
+                    "wamid": f"wamid.ST{run}{i:05d}",
+                    "payload": {"type": "text", "text": {"body": "x"}},
+                }
+                for i in range(1000)
+            ]
         )
         cr.commit()
         phone_uid, waba_uid, account_id = account.phone_uid, account.account_uid, account.id
     server = subprocess.Popen(
-        [sys.executable, f"{ODOO}/odoo-bin", f"--addons-path={ODOO}/odoo/addons,{REPO}", f"--db_host={args.db_host}",
-         f"--db_port={args.db_port}", f"--db_user={args.db_user}", "-d", args.database,
-         f"--http-port={args.http_port}", "--workers=2", "--max-cron-threads=0", "--log-level=warn"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            f"{ODOO}/odoo-bin",
+            f"--addons-path={ODOO}/odoo/addons,{REPO}",
+            f"--db_host={args.db_host}",
+            f"--db_port={args.db_port}",
+            f"--db_user={args.db_user}",
+            "-d",
+            args.database,
+            f"--http-port={args.http_port}",
+            "--workers=2",
+            "--max-cron-threads=0",
+            "--log-level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{args.http_port}/whatsapp/webhook"
     try:
@@ -216,12 +290,22 @@ def bench_status(odoo, args, sandbox):
                 time.sleep(0.5)
         bodies = []
         for i in range(-10, 1000):  # 10 warm-up statuses (unknown messages: parked) for both workers
-            value = {"messaging_product": "whatsapp",
-                     "metadata": {"display_phone_number": "15550000001", "phone_number_id": phone_uid},
-                     "statuses": [{"id": f"wamid.ST{run}{i:05d}", "status": "delivered",
-                                   "timestamp": str(int(time.time())), "recipient_id": "33612345678"}]}
-            payload = {"object": "whatsapp_business_account",
-                       "entry": [{"id": waba_uid, "changes": [{"field": "messages", "value": value}]}]}
+            value = {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550000001", "phone_number_id": phone_uid},
+                "statuses": [
+                    {
+                        "id": f"wamid.ST{run}{i:05d}",
+                        "status": "delivered",
+                        "timestamp": str(int(time.time())),
+                        "recipient_id": "33612345678",
+                    }
+                ],
+            }
+            payload = {
+                "object": "whatsapp_business_account",
+                "entry": [{"id": waba_uid, "changes": [{"field": "messages", "value": value}]}],
+            }
             body = json.dumps(payload).encode()
             sig = "sha256=" + hmac.new(b"bench-secret", body, hashlib.sha256).hexdigest()
             bodies.append((body, sig))
@@ -232,8 +316,12 @@ def bench_status(odoo, args, sandbox):
             s = requests.Session()
             for body, sig in part:
                 t = time.perf_counter()
-                response = s.post(url, data=body, timeout=30,
-                                  headers={"X-Hub-Signature-256": sig, "Content-Type": "application/json"})
+                response = s.post(
+                    url,
+                    data=body,
+                    timeout=30,
+                    headers={"X-Hub-Signature-256": sig, "Content-Type": "application/json"},
+                )
                 with lock:
                     latencies.append(time.perf_counter() - t)
                     failures.append(response.status_code != 200)
@@ -265,9 +353,14 @@ def bench_status(odoo, args, sandbox):
         msgs.unlink()
         env["whatsapp.account"].browse(account_id).unlink()
         cr.commit()
-    return {"n": len(latencies), "rate": len(latencies) / elapsed, "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000, "applied": applied,
-            "non_200": sum(failures)}
+    return {
+        "n": len(latencies),
+        "rate": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "applied": applied,
+        "non_200": sum(failures),
+    }
 
 
 def main(argv=None):
@@ -284,16 +377,30 @@ def main(argv=None):
     print()
     print(f"machine load (1 min, 2 cores): {os.getloadavg()[0]:.2f}; Odoo for statuses: prefork --workers 2")
     print(f"{'figure':<58} {'result':>22} {'target':>20}")
-    print(f"{'Bulk send 200, Meta 100 ms, cap 80 msg/s (sustained)':<58} {a['sustained']:>14.1f} msg/s {'>= 80, <= cap':>20}")
-    print(f"{'  max calls started in any 1 s window (limiter grants)':<58} {a['max_1s']:>18d} / s {'<= 80':>20}")
+    print(
+        f"{'Bulk send 200, Meta 100 ms, cap 80 msg/s (sustained)':<58} {a['sustained']:>14.1f} msg/s {'>= 80, <= cap':>20}"
+    )
+    print(
+        f"{'  max calls started in any 1 s window (limiter grants)':<58} {a['max_1s']:>18d} / s {'<= 80':>20}"
+    )
     print(f"{'  same, measured when entering send_message':<58} {a['max_1s_entered']:>18d} / s {'':>20}")
     print(f"{'  send phase (claim, calls, writes)':<58} {a['rate']:>14.1f} msg/s {'':>20}")
-    print(f"{'  sent / queueing time / end to end':<58} {a['sent']:>5d} {a['queue_s']:>6.2f}s {a['overall']:>6.1f}/s {'':>20}")
-    print(f"{'Bulk send 1,000, Meta instant, cap 1,000 (send phase)':<58} {b['rate']:>14.1f} msg/s {'>= 300':>20}")
-    print(f"{'  sustained call rate / max in any 1 s window':<58} {b['sustained']:>8.1f} {b['max_1s']:>8d} / s {'':>20}")
-    print(f"{'  sent / queueing time / end to end':<58} {b['sent']:>5d} {b['queue_s']:>6.2f}s {b['overall']:>6.1f}/s {'':>20}")
+    print(
+        f"{'  sent / queueing time / end to end':<58} {a['sent']:>5d} {a['queue_s']:>6.2f}s {a['overall']:>6.1f}/s {'':>20}"
+    )
+    print(
+        f"{'Bulk send 1,000, Meta instant, cap 1,000 (send phase)':<58} {b['rate']:>14.1f} msg/s {'>= 300':>20}"
+    )
+    print(
+        f"{'  sustained call rate / max in any 1 s window':<58} {b['sustained']:>8.1f} {b['max_1s']:>8d} / s {'':>20}"
+    )
+    print(
+        f"{'  sent / queueing time / end to end':<58} {b['sent']:>5d} {b['queue_s']:>6.2f}s {b['overall']:>6.1f}/s {'':>20}"
+    )
     print(f"{'1,000 status webhooks, 4 clients, 1 status each':<58} {c['rate']:>13.1f} ev/s {'>= 600':>20}")
-    print(f"{'  p50 / p99 (ms), statuses applied':<58} {c['p50_ms']:>6.1f} {c['p99_ms']:>6.1f} {c['applied']:>6d} {'p99 <= 40':>20}")
+    print(
+        f"{'  p50 / p99 (ms), statuses applied':<58} {c['p50_ms']:>6.1f} {c['p99_ms']:>6.1f} {c['applied']:>6d} {'p99 <= 40':>20}"
+    )
     print(f"{'  non-200 answers':<58} {c['non_200']:>20d} {'0':>20}")
     return 0
 

@@ -394,7 +394,9 @@ class WhatsAppTemplate(models.Model):
                         "Phone Field: %(error)s Choose the field holding the phone number on %(model)s (e.g. "
                         "Mobile or Phone) after changing “Applies to”.",
                         error=error,
-                        model=self.env[template.model]._description if template.model in self.env else template.model,
+                        model=self.env[template.model]._description
+                        if template.model in self.env
+                        else template.model,
                     )
                 )
 
