@@ -47,7 +47,7 @@ class DiscussChannel(models.Model):
         ),
     ]
 
-    def init(self):
+    def init(self):  # pylint: disable=missing-return
         super().init()
         # one chat per customer number and account
         self.env.cr.execute(
@@ -81,7 +81,7 @@ class DiscussChannel(models.Model):
     # STORE (what the web client knows)
     # ------------------------------------------------------------
 
-    def _to_store(self, store: Store):
+    def _to_store(self, store: Store):  # pylint: disable=missing-return
         super()._to_store(store)
         for channel in self.filtered(lambda c: c.channel_type == "whatsapp"):
             store.add(channel, channel._wa_store_values())

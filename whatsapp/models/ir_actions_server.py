@@ -24,7 +24,7 @@ class IrActionsServer(models.Model):
     )
 
     @api.depends("state")
-    def _compute_available_model_ids(self):
+    def _compute_available_model_ids(self):  # pylint: disable=missing-return
         whatsapp_actions = self.filtered(lambda action: action.state == "whatsapp")
         if whatsapp_actions:
             thread_models = self.env["ir.model"].search(

@@ -21,7 +21,7 @@ TICK_ORDER = ["failed", "pending", "sent", "delivered", "read"]
 class MailMessage(models.Model):
     _inherit = "mail.message"
 
-    def _to_store(self, store: Store, /, **kwargs):
+    def _to_store(self, store: Store, /, **kwargs):  # pylint: disable=missing-return
         super()._to_store(store, **kwargs)
         for message, values in self._wa_status_values().items():
             store.add(message, values)

@@ -14,7 +14,7 @@ class ResPartner(models.Model):
         help="Business-scoped user id given by WhatsApp (it may replace the phone number for username users).",
     )
 
-    def init(self):
+    def init(self):  # pylint: disable=missing-return
         super().init()
         # the inbound lookup is "phone_sanitized = <E.164>": an index, never a scan of every partner
         self.env.cr.execute(

@@ -319,7 +319,9 @@ class WhatsAppTemplate(models.Model):
         for issue in issues:
             field = self._fields.get(issue.field)
             label = field._description_string(self.env) if field else issue.field
-            lines.append(self.env._(ISSUE_MESSAGES[issue.code]) % {"field": label, **issue.params})
+            lines.append(
+                str(ISSUE_MESSAGES[issue.code]) % {"field": label, **issue.params}
+            )  # _lt: translated
         raise ValidationError("\n".join(dict.fromkeys(lines)))
 
     def _get_content_issues(self):
