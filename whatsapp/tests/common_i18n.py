@@ -58,10 +58,15 @@ class I18nCheckMixin:
     def _exported_msgids(self, module):
         """``{msgid: [where]}`` as Odoo's exporter sees the module now, demo records excluded."""
         demo = demo_xmlids(module)
+        # a demo record of an _inherits model also gives its parent an xmlid "<demo xmlid>_<parent table>"
+        demo_prefixes = tuple(f"{xmlid}_" for xmlid in demo)
         found = defaultdict(list)
         reader = TranslationModuleReader(self.env.cr, modules=[module])
         for row_module, ttype, name, res_id, source, _value, _comments in reader:
-            if row_module != module or (ttype in ("model", "model_terms") and res_id in demo):
+            is_demo = ttype in ("model", "model_terms") and (
+                res_id in demo or res_id.startswith(demo_prefixes)
+            )
+            if row_module != module or is_demo:
                 continue
             found[source].append(f"{ttype}:{name}:{res_id}")
         return found
