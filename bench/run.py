@@ -3,13 +3,14 @@
 
     python3 bench/run.py -d DB [--http-port PORT]
 
-A module whose arguments differ may ignore the ones it does not know; failures are reported, not fatal.
+Each runs in its own process; a module ignores the arguments it does not know; failures are reported, not
+fatal.
 """
 
 import importlib.util
 import pathlib
+import subprocess
 import sys
-import traceback
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -26,13 +27,8 @@ def main(argv=None):
         if not hasattr(module, "main"):
             continue
         print(f"=== {path.name}", flush=True)
-        try:
-            module.main(argv)
-        except SystemExit as exc:
-            failed += bool(exc.code)
-        except Exception:  # noqa: BLE001 - keep running the other benches
-            traceback.print_exc()
-            failed += 1
+        # one process per benchmark: Odoo's configuration and registry are set once per process
+        failed += bool(subprocess.run([sys.executable, str(path), *argv]).returncode)
     return 1 if failed else 0
 
 

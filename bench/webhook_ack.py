@@ -68,7 +68,7 @@ def main(argv=None):
     parser.add_argument("--waba-id", default="2000001")
     parser.add_argument("-n", "--count", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=20, help="requests sent first and not measured")
-    args = parser.parse_args(argv)
+    args = parser.parse_known_args(argv)[0]  # bench/run.py passes its arguments to every bench
 
     endpoint = args.url.rstrip("/") + "/whatsapp/webhook"
     run_id = uuid.uuid4().hex[:8].upper()

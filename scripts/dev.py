@@ -61,11 +61,9 @@ def cmd_i18n(args):
 
 
 def cmd_bench(args):
-    script = ROOT / "bench" / "run.py"
-    if not script.exists():
-        raise Fatal("no benchmarks yet: bench/run.py does not exist")
-    python = venv.ensure()
-    return subprocess.run([str(python), str(script), *args.rest], cwd=ROOT).returncode
+    from devtools import bench
+
+    return bench.command(args)
 
 
 def parser():
