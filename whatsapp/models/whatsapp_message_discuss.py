@@ -169,18 +169,11 @@ class WhatsAppMessage(models.Model):
 
     @api.model
     def _wa_schedule_media_cron(self, asap=False):
-        cron = self.env.ref("whatsapp.ir_cron_whatsapp_media_download", raise_if_not_found=False)
-        if not cron:
-            return
-        if asap:
-            cron._trigger()
-            return
-        self.env.cr.execute(
-            "SELECT MIN(media_next_attempt) FROM whatsapp_message WHERE media_state = 'pending'"
+        self._trigger_cron_when_due(
+            "whatsapp.ir_cron_whatsapp_media_download",
+            SQL("SELECT MIN(media_next_attempt) FROM whatsapp_message WHERE media_state = 'pending'"),
+            asap=asap,
         )
-        at = self.env.cr.fetchone()[0]
-        if at:
-            cron._trigger(at=max(at, fields.Datetime.now()))
 
     # ------------------------------------------------------------
     # ACTIONS (from the chat)

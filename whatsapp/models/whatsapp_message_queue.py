@@ -371,17 +371,30 @@ class WhatsAppMessage(models.Model):
 
     @api.model
     def _schedule_next_run(self, asap=False):
-        """Trigger the cron at the earliest due retry (or right away)."""
-        cron = self.env.ref("whatsapp.ir_cron_whatsapp_message_queue", raise_if_not_found=False)
+        """Trigger the queue cron at the earliest due retry (or right away)."""
+        self._trigger_cron_when_due(
+            "whatsapp.ir_cron_whatsapp_message_queue",
+            SQL(
+                "SELECT MIN(next_attempt) FROM whatsapp_message WHERE state IN ('queued', 'sending') "
+                "AND next_attempt IS NOT NULL"
+            ),
+            asap=asap,
+        )
+
+    @api.model
+    def _trigger_cron_when_due(self, cron_xmlid, due_query, asap=False):
+        """Trigger a WhatsApp cron right away (``asap``), or at the earliest date ``due_query`` selects.
+
+        :param str cron_xmlid: the cron to trigger
+        :param SQL due_query: selects one datetime (or NULL: nothing due, no trigger)
+        """
+        cron = self.env.ref(cron_xmlid, raise_if_not_found=False)
         if not cron:
             return
         if asap:
             cron._trigger()
             return
-        self.env.cr.execute(
-            "SELECT MIN(next_attempt) FROM whatsapp_message WHERE state IN ('queued', 'sending') "
-            "AND next_attempt IS NOT NULL"
-        )
+        self.env.cr.execute(due_query)
         at = self.env.cr.fetchone()[0]
         if at:
             cron._trigger(at=max(at, fields.Datetime.now()))
