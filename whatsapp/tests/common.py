@@ -229,6 +229,27 @@ class WhatsAppCommon(MockGraphMixin, SandboxMixin):
         self.env.invalidate_all()  # the request wrote through the shared test cursor
         return response
 
+    def assertReadyTemplate(self, template, header_format, header_handle="4::cmVhZHk="):
+        """A ready template shipped as data (bridges): a draft that passes the template's own checks, whose
+        field variables are declared safe for its model and whose create payload is valid against Meta's spec.
+
+        :return: the create payload (of a copy in the fixture account), for further assertions
+        """
+        import_sandbox()
+        from meta_sandbox.spec import validate_request  # noqa: PLC0415 - located at run time
+
+        copy = template.sudo().copy(
+            {"account_id": self.account.id, "template_name": f"{template.template_name}_check"}
+        )
+        self.assertEqual(copy.status, "draft")
+        copy._check_submittable()
+        payload = copy._get_meta_create_payload(header_handle=header_handle)
+        self.assertEqual(payload["components"][0]["format"], header_format)
+        self.assertEqual(validate_request("POST", "/{Version}/{WABA-ID}/message_templates", payload), [])
+        fields_used = set(copy.variable_ids.filtered("field_name").mapped("field_name"))
+        self.assertFalse(fields_used - set(self.env[copy.model]._wa_safe_fields()), "unsafe field variables")
+        return payload
+
     def _events(self, **domain):
         return (
             self.env["whatsapp.webhook.event"]

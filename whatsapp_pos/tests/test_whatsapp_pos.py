@@ -1,6 +1,5 @@
 import base64
 
-from odoo.addons.whatsapp.tests.common import import_sandbox
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
@@ -57,31 +56,12 @@ class TestWhatsAppPos(WhatsAppPosCase):
         )
 
     def test_ready_templates_valid(self):
-        import_sandbox()
-        from meta_sandbox.spec import validate_request  # noqa: PLC0415 - located at run time
-
         for xmlid, header in (
             ("whatsapp_pos.whatsapp_template_pos_receipt", "IMAGE"),
             ("whatsapp_pos.whatsapp_template_pos_invoice", "DOCUMENT"),
         ):
             with self.subTest(template=xmlid):
-                template = (
-                    self.env.ref(xmlid)
-                    .sudo()
-                    .copy({"account_id": self.account.id, "template_name": f"{xmlid.split('.')[1]}_check"})
-                )
-                self.assertEqual(template.status, "draft")
-                template._check_submittable()
-                payload = template._get_meta_create_payload(header_handle="4::cmVjZWlwdA==")
-                self.assertEqual(payload["components"][0]["format"], header)
-                self.assertEqual(
-                    validate_request("POST", "/{Version}/{WABA-ID}/message_templates", payload), []
-                )
-                model = template.model
-                self.assertFalse(
-                    set(template.variable_ids.filtered("field_name").mapped("field_name"))
-                    - set(self.env[model]._wa_safe_fields())
-                )
+                self.assertReadyTemplate(self.env.ref(xmlid), header, header_handle="4::cmVjZWlwdA==")
 
     def test_settings(self):
         """POS settings: enable WhatsApp and choose the templates (the ready ones by default)."""

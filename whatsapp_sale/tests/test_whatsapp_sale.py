@@ -2,7 +2,7 @@ from unittest.mock import patch
 
 from odoo.addons.base.models.ir_actions_report import IrActionsReport
 from odoo.addons.mail.tests.common import mail_new_test_user
-from odoo.addons.whatsapp.tests.common import WhatsAppCase, import_sandbox
+from odoo.addons.whatsapp.tests.common import WhatsAppCase
 from odoo.addons.whatsapp.tools.template_tools import SAMPLE_PDF
 from odoo.exceptions import UserError
 from odoo.tests import tagged, users
@@ -54,23 +54,9 @@ class WhatsAppSaleCommon(WhatsAppCase):
 class TestWhatsAppSale(WhatsAppSaleCommon):
     def test_ready_template_valid(self):
         """The ready template passes the template's own checks; its create payload is valid for Meta."""
-        import_sandbox()
-        from meta_sandbox.spec import validate_request  # noqa: PLC0415 - located at run time
-
-        template = self.template.sudo().copy(
-            {"account_id": self.account.id, "template_name": "sale_quotation_check"}
-        )
-        self.assertEqual(template.status, "draft")
-        template._check_submittable()
-        payload = template._get_meta_create_payload(header_handle="4::cXVvdGU=")
-        self.assertEqual(validate_request("POST", "/{Version}/{WABA-ID}/message_templates", payload), [])
-        self.assertEqual(payload["components"][0]["format"], "DOCUMENT")
+        payload = self.assertReadyTemplate(self.template, "DOCUMENT", header_handle="4::cXVvdGU=")
         self.assertEqual(payload["components"][-1], {"type": "FOOTER", "text": "Reply STOP to unsubscribe"})
         self.assertEqual(self.template.report_id, self.env.ref("sale.action_report_saleorder"))
-        self.assertFalse(
-            set(self.template.variable_ids.filtered("field_name").mapped("field_name"))
-            - set(self.env["sale.order"]._wa_safe_fields())
-        )
 
     @users("sale_wa")
     def test_action_send_whatsapp(self):
