@@ -13,44 +13,19 @@ Prints one line per run and a summary ``composer_queue: N recipients: median X s
 ``main()`` returns the summary as a dict for ``bench/run.py``.
 """
 
-import argparse
-import os
 import statistics
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # bench/ is on sys.path: the benchmarks run as scripts
+
 TARGET_SECONDS = 0.4
-
-
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-d", "--database", required=True)
-    parser.add_argument("--db_host", default=os.path.join(ROOT, ".local", "pg", "run"))
-    parser.add_argument("--db_port", default="54320")
-    parser.add_argument("--db_user", default="odoo")
-    parser.add_argument("--odoo", default="/opt/odoo/18.0", help="Odoo source directory")
-    parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=5)
-    return parser.parse_known_args(argv)[0]  # bench/run.py passes its arguments to every bench
 
 
 def _setup(env, count):
     """An account on a closed port, an approved template with a field and a free-text variable, a sender
     and ``count`` partners (one in ten with an invalid number)."""
-    env["whatsapp.account"].search([]).action_archive()
-    account = env["whatsapp.account"].create(
-        {
-            "name": "Bench",
-            "phone_uid": "9100001",
-            "account_uid": "9200001",
-            "app_uid": "9300001",
-            "token": "bench-token",
-            "app_secret": "bench-secret",
-            "api_base_url": "http://127.0.0.1:9",
-            "allowed_company_ids": [(6, 0, env.ref("base.main_company").ids)],
-        }
-    )
+    account = benchlib.create_account(env, "Bench", "00001")
     template = env["whatsapp.template"].create(
         {
             "name": "Bench greeting",
@@ -91,21 +66,8 @@ def _setup(env, count):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    sys.path.insert(0, args.odoo)
-    import odoo  # noqa: PLC0415 - the Odoo source is located at run time
-    from odoo.tools import config  # noqa: PLC0415
-
-    config.parse_config(
-        [
-            f"--addons-path={os.path.join(args.odoo, 'odoo', 'addons')},{ROOT}",
-            f"--db_host={args.db_host}",
-            f"--db_port={args.db_port}",
-            f"--db_user={args.db_user}",
-            "--log-level=warn",
-        ]
-    )
-    registry = odoo.modules.registry.Registry(args.database)
+    args = benchlib.parse_args(sys.argv[1:] if argv is None else argv, __doc__.splitlines()[0], 1000, 5)
+    odoo, registry = benchlib.registry(args)
     timings = []
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
