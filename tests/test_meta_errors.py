@@ -2,7 +2,15 @@
 
 import pytest
 from _whatsapp_tools.graph_api import WhatsAppApiError
-from _whatsapp_tools.meta_errors import CATEGORIES, META_ERRORS, RETRY_CLASSES, classify, hint, lookup
+from _whatsapp_tools.meta_errors import (
+    CATEGORIES,
+    META_ERRORS,
+    RETRY_CLASSES,
+    classify,
+    hint,
+    lookup,
+    min_retry_seconds,
+)
 
 # code, subcode, http_status, expected category, expected retry
 TABLE = [
@@ -145,3 +153,11 @@ def test_explicit_category_overrides_table():
         None,
     )
     assert str(err) == "Network down"
+
+
+def test_min_retry_seconds():
+    """Meta asks >= 6 s before messaging the same recipient again after 131056; other codes: no floor."""
+    assert min_retry_seconds(131056) == 6
+    assert min_retry_seconds("131056") == 6
+    assert min_retry_seconds(130429) == 0
+    assert min_retry_seconds(None) == 0

@@ -44,6 +44,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..tools import meta_errors
 from ..tools.sender import send_all
 
 _logger = logging.getLogger(__name__)
@@ -266,6 +267,7 @@ class WhatsAppMessage(models.Model):
         if retry in ("now", "later") and attempts < max_attempts:
             base, cap = BACKOFF_NOW if retry == "now" else BACKOFF_LATER
             delay = min(cap, base * 2 ** (attempts - 1)) * random.uniform(0.75, 1.25)  # noqa: S311
+            delay = max(delay, meta_errors.min_retry_seconds(code))
             return {
                 "state": "queued",
                 "next_attempt": now + timedelta(seconds=delay),

@@ -107,6 +107,22 @@ class TestWhatsAppMessageQueue(WhatsAppMessageCase):
         self.assertWAMessage(message, "sent", False, fields_values={"attempts": 3, "error_code": 0})
         self.assertWASent(["+33612345600"], count=1)
 
+    def test_retry_pair_rate_limit_waits_six_seconds(self):
+        """131056 (pair rate limit): the first retry waits at least the 6 s Meta asks, not the 2 s backoff."""
+        now = fields.Datetime.now()
+        with freeze_time(now), self.mock_wa_send(errors={"*": [self.meta_error(131056)]}):
+            message = self._send(self.partners[0], queue=False)
+        self.assertWAMessage(
+            message, "queued", "throttled", fields_values={"attempts": 1, "error_code": 131056}
+        )
+        self.assertGreaterEqual(message.next_attempt, now + timedelta(seconds=6))
+        with freeze_time(now + timedelta(seconds=5)), self.mock_wa_send():
+            self.env["whatsapp.message"]._process_queue()
+            self.assertEqual(message.attempts, 1, "5 s later: not due yet")
+        with freeze_time(now + timedelta(seconds=8)), self.mock_wa_send():
+            self.env["whatsapp.message"]._process_queue()
+        self.assertWAMessage(message, "sent", False, fields_values={"attempts": 2})
+
     def test_retry_bounded(self):
         now = fields.Datetime.now()
         error = self.meta_error(2, http_status=503, message="Service temporarily unavailable")

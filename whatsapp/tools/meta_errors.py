@@ -105,6 +105,17 @@ META_ERRORS = {
 }
 
 
+#: Meta codes that ask for a minimum wait before the retry (seconds), whatever the backoff says.
+MIN_RETRY_SECONDS = {
+    131056: 6,  # pair rate limit: wait at least 6 s before messaging *that* recipient again
+}
+
+
+def min_retry_seconds(code):
+    """Shortest delay Meta asks before retrying after ``code`` (0 when it says nothing)."""
+    return MIN_RETRY_SECONDS.get(_as_int(code), 0)
+
+
 def lookup(code, subcode=None):
     """Return the table row ``(category, retry, hint)`` for a Meta code, or ``None``."""
     code = _as_int(code)
