@@ -1,2 +1,1 @@
-from . import main
-from . import onboarding
+from . import fast_lane, main, onboarding, webhook

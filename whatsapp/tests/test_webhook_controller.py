@@ -2,13 +2,19 @@ import json
 from unittest.mock import patch
 
 from odoo.tests import tagged
-from odoo.tools import mute_logger
+from odoo.tools import config, mute_logger
 
-from ..controllers.main import MAX_BODY_BYTES, REPLIES
+from ..controllers.main import WhatsAppWebhookController
+from ..controllers.webhook import MAX_BODY_BYTES, REPLIES
 from ..models.whatsapp_webhook_event import WhatsAppWebhookEvent
 from .common import SANDBOX_SECRET, WhatsAppHttpCase
 
-LOGGER = "odoo.addons.whatsapp.controllers.main"
+# the webhook's logs (the POST is served by the fast lane, or the controller when it is off)
+LOGGERS = (
+    "odoo.addons.whatsapp.controllers.webhook",
+    "odoo.addons.whatsapp.controllers.main",
+    "odoo.addons.whatsapp.controllers.fast_lane",
+)
 
 
 @tagged("post_install", "-at_install", "whatsapp")
@@ -57,12 +63,12 @@ class TestWebhookController(WhatsAppHttpCase):
             "hub.mode=subscribe&hub.verify_token=&hub.challenge=1",
             "hub.verify_token=verify-me&hub.challenge=1",
         ):
-            with self.subTest(query=query), mute_logger(LOGGER):
+            with self.subTest(query=query), mute_logger(*LOGGERS):
                 self.assertFixedBody(self.url_open("/whatsapp/webhook?" + query), 403)
 
     def test_verify_archived_account_refused(self):
         self.account.active = False
-        with mute_logger(LOGGER):
+        with mute_logger(*LOGGERS):
             response = self.url_open(
                 "/whatsapp/webhook?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1"
             )
@@ -88,7 +94,7 @@ class TestWebhookController(WhatsAppHttpCase):
             ("signature of another body", self._sign(body + b" "), 403),
         ]
         for name, signature, status in cases:
-            with self.subTest(case=name), mute_logger(LOGGER):
+            with self.subTest(case=name), mute_logger(*LOGGERS):
                 self.assertFixedBody(self._post_webhook(body, signature=signature), status)
                 self.assertFalse(self._events(), "nothing is written when the signature fails")
         self.assertFixedBody(
@@ -101,7 +107,7 @@ class TestWebhookController(WhatsAppHttpCase):
         response = self._post_webhook(self._account_update(entry_uid="2000002"), secret="other-secret")
         self.assertFixedBody(response, 200)
         self.assertEqual(self._events().account_id, self.account_2)
-        with mute_logger(LOGGER):
+        with mute_logger(*LOGGERS):
             response = self._post_webhook(self._account_update(entry_uid="2000002"), secret=SANDBOX_SECRET)
         self.assertFixedBody(response, 403)
 
@@ -142,7 +148,7 @@ class TestWebhookController(WhatsAppHttpCase):
             },
         }
         for name, payload in bodies.items():
-            with self.subTest(case=name), mute_logger(LOGGER):
+            with self.subTest(case=name), mute_logger(*LOGGERS):
                 self.assertFixedBody(self._post_webhook(payload), 400)
         self.assertFalse(self._events())
 
@@ -161,7 +167,7 @@ class TestWebhookController(WhatsAppHttpCase):
         self.assertEqual(len(self._events()), 1)
 
     def test_unknown_account(self):
-        with self.assertLogs(LOGGER, "WARNING") as logs:
+        with self.assertLogs("odoo.addons.whatsapp.controllers.webhook", "WARNING") as logs:
             response = self._post_webhook(self._account_update(entry_uid="9999999"), secret="whatever")
             self.assertFixedBody(response, 200)
             response = self._post_webhook(self._make_payload("messages", self._status_value(phone_uid="42")))
@@ -172,7 +178,7 @@ class TestWebhookController(WhatsAppHttpCase):
 
     def test_archived_account_is_unknown(self):
         self.account.active = False
-        with mute_logger(LOGGER):
+        with mute_logger(*LOGGERS):
             self.assertFixedBody(self._post_webhook(self._account_update()), 200)
         self.assertFalse(self._events())
 
@@ -205,7 +211,7 @@ class TestWebhookController(WhatsAppHttpCase):
         payload["entry"].append(
             {"id": "2000002", "changes": [{"field": "some_future_field", "value": {"a": 1}}]}
         )
-        with mute_logger(LOGGER):  # the second entry belongs to account_2 whose secret differs
+        with mute_logger(*LOGGERS):  # the second entry belongs to account_2 whose secret differs
             self.assertFixedBody(self._post_webhook(payload), 403)
         self.assertFalse(self._events())
         payload["entry"].pop()
@@ -232,7 +238,7 @@ class TestWebhookController(WhatsAppHttpCase):
         def broken(model, changes):
             raise RuntimeError("internal detail: password=hunter2")
 
-        with patch.object(WhatsAppWebhookEvent, "_store_changes", broken), mute_logger(LOGGER):
+        with patch.object(WhatsAppWebhookEvent, "_store_changes", broken), mute_logger(*LOGGERS):
             response = self._post_webhook(self._account_update())
         self.assertFixedBody(response, 500)
         self.assertNotIn("hunter2", response.text)
@@ -250,3 +256,56 @@ class TestWebhookController(WhatsAppHttpCase):
         self.assertEqual(statuses, [200], self.sandbox.webhooks)
         self.assertEqual(self._events(field="account_update").state, "done")
         self.assertIn("SCAM", self.account.meta_last_event)
+
+
+CONTROLLER_RECEIVE = WhatsAppWebhookController._webhook_receive
+
+
+@tagged("post_install", "-at_install", "whatsapp")
+class TestWebhookControllerNoFastLane(TestWebhookController):
+    """Every webhook test again through Odoo's regular dispatch (the fast lane turned off)."""
+
+    allow_inherited_tests_method = True  # Odoo's loader runs only a class's own test methods otherwise
+
+    def setUp(self):
+        super().setUp()
+        self.startPatcher(patch.dict(config.options, {"whatsapp_webhook_fast_lane": "False"}))
+
+
+@tagged("post_install", "-at_install", "whatsapp")
+class TestWebhookFastLane(WhatsAppHttpCase):
+    """The POST served before Odoo's dispatch (``controllers/fast_lane.py``), and its off switch."""
+
+    def assertFixedBody(self, response, status):
+        TestWebhookController.assertFixedBody(self, response, status)
+
+    def _account_update(self):
+        return self._make_payload("account_update", {"event": "PARTNER_ADDED"}, entry_time=1700000000)
+
+    def test_fast_lane_serves_post(self):
+        """The POST is served before Odoo's dispatch: neither the controller nor ir.http run for it, and no
+        session cookie is sent to Meta."""
+        with (
+            patch.object(
+                WhatsAppWebhookController, "_webhook_receive", side_effect=AssertionError
+            ) as receive,
+            patch.object(type(self.env["ir.http"]), "_pre_dispatch", side_effect=AssertionError) as pre,
+        ):
+            response = self._post_webhook(self._account_update())
+        self.assertFixedBody(response, 200)
+        self.assertFalse(receive.called or pre.called)
+        self.assertNotIn("Set-Cookie", response.headers)
+        self.assertEqual(self._events().state, "done")
+
+    def test_fast_lane_off(self):
+        """``whatsapp_webhook_fast_lane = False``: the controller serves the POST, with the same result."""
+        with (
+            patch.dict(config.options, {"whatsapp_webhook_fast_lane": "False"}),
+            patch.object(
+                WhatsAppWebhookController, "_webhook_receive", autospec=True, side_effect=CONTROLLER_RECEIVE
+            ) as receive,
+        ):
+            response = self._post_webhook(self._account_update())
+        self.assertFixedBody(response, 200)
+        self.assertEqual(receive.call_count, 1)
+        self.assertEqual(self._events().state, "done")

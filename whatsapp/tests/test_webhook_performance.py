@@ -89,7 +89,7 @@ class TestWebhookPerformance(WhatsAppHttpCase):
         """The cached routing/signature table is refreshed when an account's secret or state changes."""
         self._post_status("wamid.PERF0")
         self.account.app_secret = "new-secret"
-        with mute_logger("odoo.addons.whatsapp.controllers.main"):
+        with mute_logger("odoo.addons.whatsapp.controllers.webhook"):
             response = self._post_webhook(self._make_payload("messages", self._status_value("wamid.PERF2")))
         self.assertEqual(response.status_code, 403, "the old secret no longer signs")
         self._post_webhook(
@@ -97,7 +97,7 @@ class TestWebhookPerformance(WhatsAppHttpCase):
         )
         self.assertTrue(self._events(field="messages").filtered(lambda e: "PERF2" in e.value))
         self.account.active = False
-        with mute_logger("odoo.addons.whatsapp.controllers.main"):
+        with mute_logger("odoo.addons.whatsapp.controllers.webhook"):
             self._post_webhook(
                 self._make_payload("messages", self._status_value("wamid.PERF3")), secret="new-secret"
             )

@@ -1,0 +1,81 @@
+"""The webhook's fast lane: ``POST /whatsapp/webhook`` served before Odoo's routing machinery.
+
+Why
+---
+Meta posts a webhook for every status of every message (sent, delivered, read: three per message), so a
+bulk send at the account's rate brings several hundred POSTs a second. Odoo's regular dispatch costs more
+than the webhook's own work: a cursor to check the registry and match the route, a second cursor for the
+transaction, ``ir.http``'s authentication, pre- and post-dispatch hooks (languages, sessions, CSP...),
+none of which a machine-to-machine call signed by Meta needs.
+
+What
+----
+``Request._serve_db`` is wrapped (installed once per process by the manifest's ``post_load`` hook, as Odoo
+intends that hook for). Everything before it is Odoo's own: the WSGI entry, proxy mode, the database
+chosen for the request (``-d``/``--db-filter``, monodb), static files, error handling. For a POST on
+:data:`.webhook.PATH` whose database has this addon installed, the wrapper opens one cursor, checks the
+registry signaling on it (a registry reloaded or caches invalidated by another worker are taken into
+account, as on every request), and runs :func:`.webhook.receive`, the very function the controller runs:
+same signature check, same durable inbox, same answers. Anything else (GET handshake, another path, a
+database without the addon) goes through Odoo's dispatch untouched.
+
+Turn it off with ``whatsapp_webhook_fast_lane = False`` in the Odoo configuration file: the controller
+then serves the POST through the regular dispatch, with the same behaviour, more slowly.
+"""
+
+import logging
+import threading
+from contextlib import closing
+
+from odoo import api, http
+from odoo.modules.registry import Registry
+from odoo.tools import config, str2bool
+
+from .webhook import PATH, REPLIES, receive
+
+_logger = logging.getLogger(__name__)
+
+MODEL = "whatsapp.webhook.event"  # present in a registry where this addon is installed
+
+
+def enabled():
+    return str2bool(str(config.get("whatsapp_webhook_fast_lane", True)), True)
+
+
+def serve(request):
+    """Serve the webhook POST of ``request``, or return None to let Odoo dispatch it."""
+    httprequest = request.httprequest
+    if httprequest.method != "POST" or httprequest.path != PATH or not enabled():
+        return None
+    try:
+        registry = Registry(request.db)  # loaded once per process, as Odoo's dispatch does
+    except Exception:  # noqa: BLE001 - an unusable database: Odoo's dispatch reports it its own way
+        return None
+    if MODEL not in registry:
+        return None
+    threading.current_thread().dbname = registry.db_name
+    try:
+        with closing(registry.cursor()) as cr:
+            registry = registry.check_signaling(cr)
+            if MODEL not in registry:  # uninstalled meanwhile by another worker
+                return None
+            request.registry = registry
+            request.env = api.Environment(cr, api.SUPERUSER_ID, {})
+            status = receive(request.env, httprequest)
+    except Exception:
+        _logger.exception("WhatsApp webhook: unexpected error")
+        status = 500
+    return request.make_response(REPLIES[status], headers=[("Content-Type", "text/plain")], status=status)
+
+
+def install():
+    """Wrap ``odoo.http.Request._serve_db`` once (the ``post_load`` hook of the addon)."""
+    serve_db = http.Request._serve_db
+    if getattr(serve_db, "whatsapp_fast_lane", False):
+        return
+
+    def _serve_db(self):
+        return serve(self) or serve_db(self)
+
+    _serve_db.whatsapp_fast_lane = True
+    http.Request._serve_db = _serve_db
