@@ -19,6 +19,7 @@ from . import whatsapp_account_sending
 from . import whatsapp_media_cache
 from . import whatsapp_message
 from . import whatsapp_message_queue
+from . import whatsapp_bulk_send
 from . import whatsapp_message_status
 from . import whatsapp_status_pending
 from . import res_partner_whatsapp

@@ -134,6 +134,9 @@ class WhatsAppMessage(models.Model):
     mail_message_id = fields.Many2one(
         "mail.message", "Chatter Message", readonly=True, index="btree_not_null", ondelete="set null"
     )
+    bulk_send_id = fields.Many2one(
+        "whatsapp.bulk.send", "Bulk Send", readonly=True, index="btree_not_null", ondelete="set null"
+    )
     # queue
     attempts = fields.Integer(readonly=True, copy=False, default=0)
     next_attempt = fields.Datetime(readonly=True, copy=False)

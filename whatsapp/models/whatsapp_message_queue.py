@@ -78,7 +78,8 @@ class WhatsAppMessage(models.Model):
 
     @api.model
     def _process_queue(self, account_ids=None, auto_commit=True, time_budget=600):
-        """Cron entry point: reconcile, then send every due queued message, account by account.
+        """Cron entry point: expand the bulk sends into messages, reconcile, then send every due queued
+        message, account by account.
 
         :param account_ids: restrict to these accounts (default: all active, unpaused accounts)
         :param auto_commit: commit claims and results (always off while tests run)
@@ -86,6 +87,9 @@ class WhatsAppMessage(models.Model):
         """
         auto_commit = auto_commit and not _testing()
         started = time.monotonic()
+        expanded = self.env["whatsapp.bulk.send"]._expand_queued(
+            account_ids=account_ids, auto_commit=auto_commit, deadline=started + time_budget
+        )
         domain = [("queue_paused", "=", False)]
         if account_ids:
             domain.append(("id", "in", list(account_ids)))
@@ -102,7 +106,7 @@ class WhatsAppMessage(models.Model):
                 if time.monotonic() - started > time_budget:
                     self._schedule_next_run(asap=True)
                     return
-        self._schedule_next_run()
+        self._schedule_next_run(asap=not expanded)
 
     def _send_batch_for_account(self, account, auto_commit=False):
         """``send()`` helper: claim these messages (if still queued and due) and send them."""

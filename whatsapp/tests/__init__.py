@@ -13,6 +13,7 @@ from . import test_discuss_routing
 from . import test_discuss_outbound
 from . import test_discuss_media
 from . import test_whatsapp_composer
+from . import test_whatsapp_bulk_send
 from . import test_ir_actions_server
 from . import test_whatsapp_template_render
 from . import test_discuss_tours

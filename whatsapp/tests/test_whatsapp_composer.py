@@ -85,28 +85,38 @@ class TestWhatsAppComposer(WhatsAppComposerMixin, WhatsAppMessageMixin, WhatsApp
 
     @users("wa_user")
     def test_batch_queued_invalid_numbers_never_block(self):
-        """A selection is queued; invalid numbers become failed messages, the others go out with the queue."""
+        """A selection is queued as one bulk send, expanded by the queue cron; invalid numbers become failed
+        messages, the others go out."""
         records = (self.customers + self.invalid).with_env(self.env)
         composer = self._composer(records, self.template_partner)
         self.assertTrue(composer.is_batch)
         self.assertEqual((composer.recipient_valid_count, composer.recipient_invalid_count), (3, 2))
+        composer.free_text_ids.value = "REF-9"
         with self.mock_wa_send():
             action = composer.action_send_whatsapp()
             self.assertEqual(self.wa_sent, [], "a selection is queued, not sent inline")
-        self.assertEqual(action["params"]["type"], "warning")
+        self.assertEqual(action["params"]["type"], "success")
+        self.assertIn("5 WhatsApp messages queued", action["params"]["message"])
         self.assertEqual(action["params"]["next"], {"type": "ir.actions.act_window_close"})
         messages = self.env["whatsapp.message"].sudo().search([("res_id", "in", records.ids)])
+        self.assertFalse(messages, "nothing is rendered in the sender's request")
+        job = self.env["whatsapp.bulk.send"].search([])
+        self.assertEqual(len(job), 1)
+        self.assertEqual((job.state, job.record_count, job.res_ids), ("queued", 5, records.ids))
+        with self.mock_wa_send():
+            self.env["whatsapp.message"].sudo()._process_queue()
+        messages = self.env["whatsapp.message"].sudo().search([("res_id", "in", records.ids)])
         self.assertEqual(len(messages), 5)
+        self.assertEqual(messages.bulk_send_id, job)
         by_record = {m.res_id: m for m in messages}
         for record in self.invalid:
             self.assertWAMessage(by_record[record.id], "failed", "phone_invalid")
-        for record in self.customers:
-            self.assertWAMessage(by_record[record.id], "queued", False)
-        with self.mock_wa_send():
-            self.env["whatsapp.message"].sudo()._process_queue()
         self.assertWASent(["+33612345600", "+33612345601", "+33612345602"], template_name="partner_greeting")
         for record in self.customers:
             self.assertWAMessage(by_record[record.id], "sent")
+            self.assertIn("your reference is REF-9", by_record[record.id].body)
+        job.invalidate_recordset()
+        self.assertEqual((job.state, job.done_count, job.message_count, job.failed_count), ("done", 5, 5, 2))
 
     @users("wa_user")
     def test_batch_recipients_summary_is_bounded(self):

@@ -10,7 +10,8 @@ RECIPIENTS_SHOWN = 10
 
 
 class WhatsAppComposer(models.TransientModel):
-    """Send an approved WhatsApp template from records: one record is sent at once, a selection is queued.
+    """Send an approved WhatsApp template from records: one record is sent at once, a selection is queued
+    as one ``whatsapp.bulk.send`` that the queue cron expands into messages (with the sender's rights).
 
     Opened by an ``ir.actions.act_window`` (target new) with the context ``default_res_model``,
     ``default_res_ids`` and optionally ``default_template_id`` and ``default_number_field_name`` (the phone
@@ -171,28 +172,25 @@ class WhatsAppComposer(models.TransientModel):
     # ------------------------------------------------------------
 
     def action_send_whatsapp(self):
-        """Send the template: at once for one record, queued for a selection.
+        """Send the template: at once for one record, queued as a bulk send for a selection.
 
         :return: an action closing the wizard (with a notification for a queued selection)
         """
         self.ensure_one()
-        messages = self._action_send()
         if not self.is_batch:
+            self._action_send()
             return {"type": "ir.actions.act_window_close"}
-        failed = messages.filtered(lambda m: m.state in ("failed", "bounced"))
+        job = self._action_queue()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "type": "warning" if failed else "success",
+                "type": "success",
                 "message": self.env._(
-                    "%(queued)s WhatsApp messages queued, %(failed)s not sent (invalid or opted-out numbers: see "
-                    "WhatsApp > Messages).",
-                    queued=len(messages) - len(failed),
-                    failed=len(failed),
-                )
-                if failed
-                else self.env._("%(queued)s WhatsApp messages queued.", queued=len(messages)),
+                    "%(count)s WhatsApp messages queued; follow them in WhatsApp › Bulk Sends (invalid or "
+                    "opted-out numbers show there as not sent).",
+                    count=job.record_count,
+                ),
                 "next": {"type": "ir.actions.act_window_close"},
             },
         }
@@ -202,7 +200,7 @@ class WhatsAppComposer(models.TransientModel):
     # ------------------------------------------------------------
 
     def _action_send(self):
-        """Check, then send through the thread API; return the ``whatsapp.message`` records."""
+        """One record: check, then send now through the thread API; return the ``whatsapp.message``."""
         records = self._get_records()
         self._check_can_send(records)
         context = {}
@@ -211,8 +209,22 @@ class WhatsAppComposer(models.TransientModel):
         return records.with_context(**context)._whatsapp_send_template(
             self.template_id.with_context(**context),
             free_text=self._prepare_free_text(),
-            queue=None if self.is_batch else False,
+            queue=False,
             numbers=self._prepare_numbers(records),
+        )
+
+    def _action_queue(self):
+        """A selection: check, then store one ``whatsapp.bulk.send`` (nothing rendered in this request)."""
+        records = self._get_records()
+        self._check_can_send(records)
+        if self.number_field_name and self.number_field_name in records._fields:
+            records.check_field_access_rights("read", [self.number_field_name])
+        return self.env["whatsapp.bulk.send"]._queue(
+            self.template_id,
+            records,
+            free_text=self._prepare_free_text(),
+            number_field_name=self.number_field_name,
+            attachment=self.attachment_ids[:1] if self.can_attach else None,
         )
 
     def _check_can_send(self, records):

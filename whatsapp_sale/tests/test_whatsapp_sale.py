@@ -103,6 +103,8 @@ class TestWhatsAppSale(WhatsAppSaleCommon):
         )
         self.assertEqual(composer.template_id, self.template)
         composer.action_send_whatsapp()
+        self.assertFalse(self._messages(orders), "a selection is queued as a bulk send")
+        self.env["whatsapp.bulk.send"]._expand_queued()  # the queue cron's first step
         self.assertEqual(orders.mapped("state"), ["sent", "sent"])
         messages = self._messages(orders)
         self.assertEqual(len(messages), 2)
