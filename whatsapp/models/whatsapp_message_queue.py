@@ -240,6 +240,7 @@ class WhatsAppMessage(models.Model):
         sent = written.filtered("wamid")
         if sent:
             self.env["whatsapp.status.pending"]._apply_pending(sent)
+            self.env["whatsapp.status.pending"]._apply_pending_after_commit(sent)
         if pause_error is not None:
             self.account_id._whatsapp_pause_queue(pause_error)
         return written

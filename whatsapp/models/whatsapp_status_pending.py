@@ -1,11 +1,17 @@
 import json
 import logging
+import time
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
+
+#: a parked status is applied at the latest this long after its park committed (the queue cron's run)
+RECHECK_SECONDS = 5
+#: database name -> ``time.time()`` of the queue cron run this process last scheduled for parked statuses
+_recheck_scheduled = {}
 
 
 class WhatsAppStatusPending(models.Model):
@@ -13,8 +19,16 @@ class WhatsAppStatusPending(models.Model):
 
     Meta may report a status before our send committed its wamid, or while the send that owns the row is
     still running. Such statuses are parked here with their wamid and our uuid (Meta echoes
-    ``biz_opaque_callback_data``) and applied by the queue runner as soon as the message is written. They
-    are also the evidence the runner uses to settle a send whose outcome it never learned.
+    ``biz_opaque_callback_data``) and applied as soon as the message is written. They are also the
+    evidence the runner uses to settle a send whose outcome it never learned.
+
+    The send and the webhook are two transactions that cannot see each other before they commit, so each
+    side looks for the other *after* its own commit; whichever commits last finds the other's rows:
+
+    * the send, once its wamids are committed, applies the statuses parked for its messages
+      (:meth:`_apply_pending_after_commit`);
+    * the webhook, when it parks, has the queue cron (which starts with :meth:`_apply_pending`) run within
+      :data:`RECHECK_SECONDS` of its commit (one trigger per process and period, not one per status).
     """
 
     _name = "whatsapp.status.pending"
@@ -55,6 +69,19 @@ class WhatsAppStatusPending(models.Model):
                 rows,
             )
         )
+        self._schedule_recheck()
+
+    @api.model
+    def _schedule_recheck(self):
+        """Have the queue cron apply parked statuses within :data:`RECHECK_SECONDS`, unless this process
+        already scheduled a run that late or later (which will see this park: it commits right away)."""
+        now = time.time()
+        if _recheck_scheduled.get(self.env.cr.dbname, 0) > now + 1:
+            return
+        cron = self.env.ref("whatsapp.ir_cron_whatsapp_message_queue", raise_if_not_found=False)
+        if cron:
+            cron._trigger(at=fields.Datetime.now() + timedelta(seconds=RECHECK_SECONDS))
+            _recheck_scheduled[self.env.cr.dbname] = now + RECHECK_SECONDS
 
     @api.model
     def _apply_pending(self, messages=None):
@@ -89,6 +116,27 @@ class WhatsAppStatusPending(models.Model):
                 account, group.mapped("value"), own_sending=True
             )
         parked.unlink()
+
+    @api.model
+    def _apply_pending_after_commit(self, messages):
+        """Once the transaction that wrote ``messages``' wamids commits, apply the statuses parked for them
+        meanwhile (by a webhook that could not see the wamids yet), in a transaction of its own."""
+        postcommit = self.env.cr.postcommit
+        ids = postcommit.data.setdefault("whatsapp.status.pending.message_ids", set())
+        if not ids:
+            registry, context = self.env.registry, self.env.context
+
+            @postcommit.add
+            def apply_parked():
+                try:
+                    with registry.cursor() as cr:
+                        env = api.Environment(cr, SUPERUSER_ID, context)
+                        messages = env["whatsapp.message"].browse(sorted(ids))
+                        env["whatsapp.status.pending"]._apply_pending(messages)
+                except Exception:  # the send is committed: never fail it; the queue cron applies them later
+                    _logger.exception("WhatsApp: parked statuses of messages %s not applied yet", sorted(ids))
+
+        ids.update(messages.ids)
 
     @api.autovacuum
     def _gc_orphans(self):

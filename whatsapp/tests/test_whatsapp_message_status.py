@@ -69,6 +69,37 @@ class TestWhatsAppMessageStatus(WhatsAppMessageCase):
         self.assertWAMessage(message, "delivered", fields_values={"wamid": "wamid.FUTURE"})
         self.assertFalse(pending.exists())
 
+    def test_status_parked_while_send_commits(self):
+        """The race: the send wrote its wamid (not committed), a webhook could not see it and parked the
+        status (committed first). Once the send commits, the parked status is applied at once."""
+        with self.mock_wa_send():
+            message = self.partners[0]._whatsapp_send_template(self.template, queue=False)
+        self.env.flush_all()
+        # the webhook's transaction did not see the wamid: it parks (what _apply_meta_statuses does then)
+        self.env["whatsapp.status.pending"]._park(self.account, [{"id": message.wamid, "status": "read"}])
+        self.assertWAMessage(message, "sent")
+        self.registry.enter_test_mode(self.cr)  # the callback's own cursor shares the test transaction
+        self.addCleanup(self.registry.leave_test_mode)
+        self.env.cr.postcommit.run()  # the send's transaction commits
+        self.assertWAMessage(message, "read")
+        self.assertFalse(self.env["whatsapp.status.pending"].sudo().search([("wamid", "=", message.wamid)]))
+
+    def test_park_schedules_a_recheck(self):
+        """Parking has the queue cron (which applies parked statuses first) run within seconds, one
+        trigger per process and period however many statuses are parked."""
+        from ..models import whatsapp_status_pending
+
+        whatsapp_status_pending._recheck_scheduled.clear()
+        cron = self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")
+        triggers = self.env["ir.cron.trigger"].sudo()
+        before = triggers.search([("cron_id", "=", cron.id)])
+        now = fields.Datetime.now()
+        with freeze_time(now):
+            self._apply([("wamid.LATER1", "delivered", None, None)])
+            self._apply([("wamid.LATER2", "delivered", None, None)])
+        added = triggers.search([("cron_id", "=", cron.id)]) - before
+        self.assertEqual(added.mapped("call_at"), [now + timedelta(seconds=5)])
+
     def test_status_level_errors_recorded_on_account(self):
         self._apply(
             [], errors=[{"code": 130429, "title": "Rate limit hit", "error_data": {"details": "Too many"}}]
