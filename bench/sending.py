@@ -1,10 +1,8 @@
 #!/usr/bin/env python3
-"""Sending and status-ingest figures of issue 4, side by side in one run.
+"""Sending figures of issue 4, side by side in one run (status ingestion: ``status_ingest.py``).
 
 1. Bulk send of 200 recipients, sandbox answering in 100 ms, account rate 80 msg/s (target >= 80, never above).
 2. Bulk send of 1,000 recipients, sandbox answering at once, account rate 1,000 msg/s (target >= 300 msg/s).
-3. 1,000 status events posted to the webhook by 4 concurrent clients, one status per payload
-   (target >= 600 events/s, p99 <= 40 ms).
 
 Sends run in this process through the real queue (``whatsapp.message._process_queue``, commits included)
 against a Meta sandbox running in a *subprocess* (``python3 -m meta_sandbox``, schema validation off): in
@@ -13,10 +11,6 @@ sender starts them (the rate limiter's grants; also shown when ``GraphClient.sen
 GIL switch later): the most calls started in any 1-second window ``[t, t + 1)``. The "sustained rate" is the calls' rate over their span
 (``(n - 1) / (last start - first start)``); the send phase adds the claim, the payloads and the writes.
 
-Statuses go to an Odoo HTTP server this script starts as production would run it: prefork, ``--workers 2``
-(one per core), ``-d DB`` without ``--db-filter`` (with a filter, Odoo 18 lists the databases on a new
-PostgreSQL connection for every request without a session cookie, which Meta's never have).
-
     python3 bench/sending.py -d DB [--http-port 18103] [--db_host ... --db_port ... --db_user ...]
 
 ``DB`` has ``whatsapp`` installed. The bench creates its own account, template and partners and removes
@@ -24,14 +18,9 @@ them at the end. Not a test: figures.
 """
 
 import argparse
-import hashlib
-import hmac
-import json
 import os
-import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 
@@ -228,141 +217,6 @@ def bench_send(odoo, db, sandbox, starts, n, latency, rate, tag):
     return result
 
 
-def bench_status(odoo, args, sandbox):
-    """Start Odoo's HTTP server, then 4 clients post 1,000 one-status payloads (messages known to Odoo)."""
-    import requests  # noqa: PLC0415
-    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
-
-    registry = odoo.modules.registry.Registry(args.database)
-    run = uuid.uuid4().hex[:8]
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {})
-        account = env["whatsapp.account"].create(
-            {
-                "name": "Bench statuses",
-                "phone_uid": f"9{run[:6]}",
-                "account_uid": f"8{run[:6]}",
-                "app_uid": "3000009",
-                "token": "t",
-                "app_secret": "bench-secret",
-                "api_base_url": sandbox.url,
-            }
-        )
-        messages = env["whatsapp.message"].create(
-            [
-                {
-                    "account_id": account.id,
-                    "number": "+33612345678",
-                    "state": "sent",
-                    "wamid": f"wamid.ST{run}{i:05d}",
-                    "payload": {"type": "text", "text": {"body": "x"}},
-                }
-                for i in range(1000)
-            ]
-        )
-        cr.commit()
-        phone_uid, waba_uid, account_id = account.phone_uid, account.account_uid, account.id
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            f"{ODOO}/odoo-bin",
-            f"--addons-path={ODOO}/odoo/addons,{REPO}",
-            f"--db_host={args.db_host}",
-            f"--db_port={args.db_port}",
-            f"--db_user={args.db_user}",
-            "-d",
-            args.database,
-            f"--http-port={args.http_port}",
-            "--workers=2",
-            "--max-cron-threads=0",
-            "--log-level=warn",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{args.http_port}/whatsapp/webhook"
-    try:
-        for _ in range(120):
-            try:
-                requests.get(f"http://127.0.0.1:{args.http_port}/web/login", timeout=2)
-                break
-            except requests.RequestException:
-                time.sleep(0.5)
-        bodies = []
-        for i in range(-10, 1000):  # 10 warm-up statuses (unknown messages: parked) for both workers
-            value = {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": "15550000001", "phone_number_id": phone_uid},
-                "statuses": [
-                    {
-                        "id": f"wamid.ST{run}{i:05d}",
-                        "status": "delivered",
-                        "timestamp": str(int(time.time())),
-                        "recipient_id": "33612345678",
-                    }
-                ],
-            }
-            payload = {
-                "object": "whatsapp_business_account",
-                "entry": [{"id": waba_uid, "changes": [{"field": "messages", "value": value}]}],
-            }
-            body = json.dumps(payload).encode()
-            sig = "sha256=" + hmac.new(b"bench-secret", body, hashlib.sha256).hexdigest()
-            bodies.append((body, sig))
-        warmup, bodies = bodies[:10], bodies[10:]
-        latencies, failures, lock = [], [], threading.Lock()
-
-        def client(part):
-            s = requests.Session()
-            for body, sig in part:
-                t = time.perf_counter()
-                response = s.post(
-                    url,
-                    data=body,
-                    timeout=30,
-                    headers={"X-Hub-Signature-256": sig, "Content-Type": "application/json"},
-                )
-                with lock:
-                    latencies.append(time.perf_counter() - t)
-                    failures.append(response.status_code != 200)
-
-        threads = [threading.Thread(target=client, args=(warmup[i::2],)) for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        latencies.clear()
-        failures.clear()
-        parts = [bodies[i::4] for i in range(4)]
-        t0 = time.perf_counter()
-        threads = [threading.Thread(target=client, args=(p,)) for p in parts]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - t0
-    finally:
-        server.terminate()
-        server.wait(30)
-    latencies.sort()
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {})
-        msgs = env["whatsapp.message"].browse(messages.ids)
-        applied = msgs.mapped("state").count("delivered")
-        env["whatsapp.webhook.event"].search([("account_id", "=", account_id)]).unlink()
-        msgs.unlink()
-        env["whatsapp.account"].browse(account_id).unlink()
-        cr.commit()
-    return {
-        "n": len(latencies),
-        "rate": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "applied": applied,
-        "non_200": sum(failures),
-    }
-
-
 def main(argv=None):
     args = _args(argv if argv is not None else sys.argv[1:])
     odoo = _odoo(args)
@@ -371,11 +225,10 @@ def main(argv=None):
     try:
         a = bench_send(odoo, args.database, sandbox, starts, 200, 0.1, 80, "200")
         b = bench_send(odoo, args.database, sandbox, starts, 1000, 0.0, 1000, "1000")
-        c = bench_status(odoo, args, sandbox)
     finally:
         sandbox.stop()
     print()
-    print(f"machine load (1 min, 2 cores): {os.getloadavg()[0]:.2f}; Odoo for statuses: prefork --workers 2")
+    print(f"machine load (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     print(f"{'figure':<58} {'result':>22} {'target':>20}")
     print(
         f"{'Bulk send 200, Meta 100 ms, cap 80 msg/s (sustained)':<58} {a['sustained']:>14.1f} msg/s {'>= 80, <= cap':>20}"
@@ -397,11 +250,6 @@ def main(argv=None):
     print(
         f"{'  sent / queueing time / end to end':<58} {b['sent']:>5d} {b['queue_s']:>6.2f}s {b['overall']:>6.1f}/s {'':>20}"
     )
-    print(f"{'1,000 status webhooks, 4 clients, 1 status each':<58} {c['rate']:>13.1f} ev/s {'>= 600':>20}")
-    print(
-        f"{'  p50 / p99 (ms), statuses applied':<58} {c['p50_ms']:>6.1f} {c['p99_ms']:>6.1f} {c['applied']:>6d} {'p99 <= 40':>20}"
-    )
-    print(f"{'  non-200 answers':<58} {c['non_200']:>20d} {'0':>20}")
     return 0
 
 
