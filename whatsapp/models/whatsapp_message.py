@@ -67,12 +67,11 @@ class WhatsAppMessage(models.Model):
         required=True,
         readonly=True,
         copy=False,
-        index=True,
-        default=lambda self: uuid4().hex,
+        default=lambda self: uuid4().hex,  # indexed by its unique constraint
         help="Our id of the message, sent to Meta as biz_opaque_callback_data so that a status can be "
         "matched even before Meta's message id is committed.",
     )
-    wamid = fields.Char("Meta Message ID", readonly=True, copy=False, index=True)
+    wamid = fields.Char("Meta Message ID", readonly=True, copy=False)  # indexed by its unique constraint
     direction = fields.Selection(
         [("outbound", "Outbound"), ("inbound", "Inbound")], required=True, default="outbound", readonly=True
     )
