@@ -41,7 +41,8 @@ class WhatsAppTemplate(models.Model):
         for part in (self.phone_field or "").split("."):
             if not value or part not in value._fields:
                 return False
-            value = value[:1][part]
+            # the first record, keeping the prefetch set (a plain value[:1] reads one record per query)
+            value = (value if len(value) == 1 else value[:1].with_prefetch(value._prefetch_ids))[part]
         return value or False
 
     def _get_variable_values(self, record, free_text=None, checked=False):

@@ -118,6 +118,19 @@ class TestWhatsAppBulkSend(WhatsAppComposerMixin, WhatsAppMessageMixin, WhatsApp
             with self.subTest(count=count), self.assertQueryCount(wa_user=17):
                 self._composer(records, self.template_partner).action_send_whatsapp()
 
+    @users("wa_user")
+    def test_recipients_query_count(self):
+        """Opening the composer on a selection reads the numbers in one query, not one per record."""
+        counts = {}
+        for count in (5, 10, 100):  # 5: warm-up (ormcaches)
+            composer = self._composer(self.bulk[:count].with_env(self.env), self.template_partner)
+            self.env.flush_all()
+            self.env.invalidate_all()
+            start = self.cr.sql_log_count
+            self.assertEqual(composer.recipient_valid_count + composer.recipient_invalid_count, count)
+            counts[count] = self.cr.sql_log_count - start
+        self.assertEqual(counts[10], counts[100])
+
     # ------------------------------------------------------------
     # EXPANSION
     # ------------------------------------------------------------
