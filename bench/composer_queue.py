@@ -1,8 +1,10 @@
 """Benchmark: the WhatsApp composer queueing a template to 1,000 recipients (target ≤ 0.4 s).
 
-Measures ``whatsapp.composer.action_send_whatsapp()`` on a selection, as the user waits for it: the
-sender's rights checked, one ``whatsapp.bulk.send`` stored, the queue cron triggered; including the final
-flush to PostgreSQL. Then, second figure (not in the target, nothing hidden): the queue cron's expansion of
+Measures the click on *Send* on a selection, as the user waits for it: the web client's save of the wizard
+(``web_save`` with the form's fields, read back) and ``action_send_whatsapp()`` (the sender's rights
+checked, one ``whatsapp.bulk.send`` stored, the queue cron triggered), including the final flush to
+PostgreSQL. Also printed: the opening of the composer (the web client's ``onchange``: numbers normalised
+and counted, preview). Then, third figure (not in the target, nothing hidden): the queue cron's expansion of
 those recipients into messages (numbers normalised, bodies rendered with the sender's rights, chatter
 messages, ``whatsapp.message`` rows and notifications created, chunk by chunk). Meta is never called: the
 messages are only created, not sent. Everything runs in one transaction that is rolled back.
@@ -11,8 +13,8 @@ Usage (a database where ``whatsapp`` is installed)::
 
     python3 bench/composer_queue.py -d DB [--db_host H --db_port P --db_user U] [--count 1000] [--repeat 5]
 
-Prints one line per run and a summary ``composer_queue: N recipients: median X s (target ≤ 0.4 s);
-expansion by the cron: median Y s``; ``main()`` returns the summary as a dict for ``bench/run.py``.
+Prints one line per run and a summary ``composer_queue: N recipients: queued (Send clicked) in median X s
+(target ≤ 0.4 s); composer opened in ...; expansion by the cron: median Y s``; ``main()`` returns the summary as a dict for ``bench/run.py``.
 """
 
 import statistics
@@ -67,10 +69,48 @@ def _setup(env, count):
     return template, sender, partners
 
 
+def _form(composer_model):
+    """The form view as the web client uses it: the fields it reads (the specification of ``onchange`` and
+    ``web_save``) and those it sends on save (editable ones and ``force_save`` ones)."""
+    from lxml import etree  # noqa: PLC0415 - Odoo's dependency, imported once Odoo is located
+
+    views = composer_model.get_views([(False, "form")])
+    fields_ = views["models"][composer_model._name]["fields"]
+    relational = ("many2one", "many2many", "one2many")
+    spec = {
+        name: {"fields": {"display_name": {}}} if field["type"] in relational else {}
+        for name, field in fields_.items()
+    }
+    arch = etree.fromstring(views["views"]["form"]["arch"])
+    sent = {
+        node.get("name")
+        for node in arch.iter("field")
+        if not any(parent.tag == "field" for parent in node.iterancestors())  # not in an x2many's list
+        and (
+            node.get("force_save") == "1"
+            or not (node.get("readonly") or fields_[node.get("name")]["readonly"])
+        )
+    }
+    return spec, sent
+
+
+def _save_values(values, sent):
+    """What the web client sends on save for a new record: x2many as commands, many2one as ids."""
+    result = {}
+    for name in sent:
+        value = values.get(name)
+        if isinstance(value, dict):  # many2one
+            value = value.get("id") or False
+        elif isinstance(value, list):  # x2many: nothing typed in this benchmark
+            continue
+        result[name] = value
+    return result
+
+
 def main(argv=None):
     args = benchlib.parse_args(sys.argv[1:] if argv is None else argv, __doc__.splitlines()[0], 1000, 5)
     odoo, registry = benchlib.registry(args)
-    timings, expansions = [], []
+    timings, expansions, openings = [], [], []
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         template, sender, partners = _setup(env, args.count)
@@ -78,13 +118,20 @@ def main(argv=None):
             cr.execute("SAVEPOINT bench_run")
             user_env = env(user=sender.id, su=False)
             user_env.invalidate_all()
-            started = time.perf_counter()
-            composer = (
-                user_env["whatsapp.composer"]
-                .with_context(default_res_model="res.partner", default_res_ids=partners.ids)
-                .create({"template_id": template.id})
+            composer_model = user_env["whatsapp.composer"].with_context(
+                default_res_model="res.partner", default_res_ids=partners.ids
             )
-            composer.action_send_whatsapp()
+            spec, sent = _form(composer_model)
+            # opening the dialog: the web client's onchange (template, numbers counted, preview)
+            started = time.perf_counter()
+            values = composer_model.onchange({}, [], spec)["value"]
+            opened = time.perf_counter() - started
+            openings.append(opened)
+            # the click on Send: the web client saves the wizard (and reads it back), then runs the action
+            user_env.invalidate_all()
+            started = time.perf_counter()
+            saved = composer_model.web_save(_save_values(values, sent), spec)
+            composer_model.browse(saved[0]["id"]).action_send_whatsapp()
             user_env.flush_all()
             elapsed = time.perf_counter() - started
             timings.append(elapsed)
@@ -97,7 +144,7 @@ def main(argv=None):
             expansions.append(expansion)
             queued = env["whatsapp.message"].search_count([("template_id", "=", template.id)])
             print(
-                f"run {run + 1}: {args.count} recipients queued in {elapsed:.3f} s, "
+                f"run {run + 1}: composer opened in {opened:.3f} s, {args.count} recipients queued in {elapsed:.3f} s, "
                 f"expanded into {queued} messages in {expansion:.3f} s",
                 flush=True,
             )
@@ -107,13 +154,14 @@ def main(argv=None):
     median = statistics.median(timings)
     expansion_median = statistics.median(expansions)
     print(
-        f"composer_queue: {args.count} recipients: median {median:.3f} s, best {min(timings):.3f} s "
-        f"(target ≤ {TARGET_SECONDS} s); expansion by the cron: median {expansion_median:.3f} s, "
+        f"composer_queue: {args.count} recipients: queued (Send clicked) in median {median:.3f} s, best "
+        f"{min(timings):.3f} s (target ≤ {TARGET_SECONDS} s); composer opened in median "
+        f"{statistics.median(openings):.3f} s; expansion by the cron: median {expansion_median:.3f} s, "
         f"best {min(expansions):.3f} s"
     )
     return {"name": "composer_queue", "count": args.count, "median": median, "best": min(timings),
             "target": TARGET_SECONDS, "expansion_median": expansion_median,
-            "expansion_best": min(expansions)}  # fmt: skip
+            "expansion_best": min(expansions), "open_median": statistics.median(openings)}  # fmt: skip
 
 
 if __name__ == "__main__":

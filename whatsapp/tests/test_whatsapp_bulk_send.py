@@ -111,12 +111,35 @@ class TestWhatsAppBulkSend(WhatsAppComposerMixin, WhatsAppMessageMixin, WhatsApp
     @users("wa_user")
     @warmup
     def test_queue_query_count(self):
-        """Queueing costs the same queries for 10 and 100 records (nothing per record)."""
+        """Queueing costs the same queries for 10 and 100 records (nothing per record). Created from code,
+        the composer counts the recipients itself (2 queries; the form sends the counts it showed)."""
         for count in (10, 100):
             records = self.bulk[:count].with_env(self.env)
             self.env.invalidate_all()
-            with self.subTest(count=count), self.assertQueryCount(wa_user=17):
+            with self.subTest(count=count), self.assertQueryCount(wa_user=19):
                 self._composer(records, self.template_partner).action_send_whatsapp()
+
+    @users("wa_user")
+    def test_recipients_counted_once(self):
+        """The counts the form showed (sent back on save, force_save) are kept: the click on Send does not
+        normalise every number again."""
+        records = self.bulk[:20].with_env(self.env)
+        composer = self._composer(
+            records,
+            self.template_partner,
+            recipient_summary="as shown",
+            recipient_valid_count=19,
+            recipient_invalid_count=1,
+        )
+        composer.invalidate_recordset()
+        self.assertRecordValues(
+            composer,
+            [{"recipient_summary": "as shown", "recipient_valid_count": 19, "recipient_invalid_count": 1}],
+        )
+        composer.template_id = False  # anything the counts depend on recomputes them
+        composer.template_id = self.template_partner
+        self.assertEqual(composer.recipient_valid_count + composer.recipient_invalid_count, 20)
+        self.assertNotEqual(composer.recipient_summary, "as shown")
 
     @users("wa_user")
     def test_recipients_query_count(self):

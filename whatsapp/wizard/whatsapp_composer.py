@@ -65,10 +65,16 @@ class WhatsAppComposer(models.TransientModel):
         domain="[('id', 'in', available_template_ids)]",
     )
     header_type = fields.Selection(related="template_id.header_type")
-    # recipients
-    recipient_summary = fields.Text("Recipients", compute="_compute_recipients")
-    recipient_valid_count = fields.Integer("Valid Numbers", compute="_compute_recipients")
-    recipient_invalid_count = fields.Integer("Invalid Numbers", compute="_compute_recipients")
+    # recipients: computed when the dialog opens (every number normalised), then sent back by the form
+    # (force_save) and kept by create (computed fields given a value are not recomputed only when editable),
+    # so that the click on Send does not normalise them all again; informative only
+    recipient_summary = fields.Text("Recipients", compute="_compute_recipients", store=True, readonly=False)
+    recipient_valid_count = fields.Integer(
+        "Valid Numbers", compute="_compute_recipients", store=True, readonly=False
+    )
+    recipient_invalid_count = fields.Integer(
+        "Invalid Numbers", compute="_compute_recipients", store=True, readonly=False
+    )
     # content
     free_text_ids = fields.One2many(
         "whatsapp.composer.variable",
