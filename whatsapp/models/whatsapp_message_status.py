@@ -72,13 +72,12 @@ class WhatsAppMessage(models.Model):
                 watermark = row["sending_since"]
             self._merge_status(row, status)
         changed = {mid: row for mid, row in rows.items() if row["changed"]}
-        self._write_statuses(changed)
+        messages = self._write_statuses(changed)
         if pending:
             self.env["whatsapp.status.pending"]._park(account, pending)
         if watermark and (not account.status_watermark or watermark > account.status_watermark):
             # sudo: the watermark is technical queue state written from the webhook and the cron
             account.sudo().status_watermark = watermark
-        messages = self.browse(list(changed))
         messages._update_notifications()
         return messages
 
@@ -107,10 +106,20 @@ class WhatsAppMessage(models.Model):
             values.update(self._outcome_failed(failure_type, reason, code))
         row.update(values)
 
+    #: fields read right after a status update (chatter notifications, marketing stops): returned by the
+    #: UPDATE and put in the cache, so that nobody fetches the whole rows again
+    STATUS_RETURNED_FIELDS = (
+        "state", "failure_type", "failure_reason", "error_code", "mail_message_id", "model", "number",
+        "account_id",
+    )  # fmt: skip
+
     def _write_statuses(self, changed):
-        """One UPDATE for every changed message; guarded by the state read (concurrent writers)."""
+        """One UPDATE for every changed message; guarded by the state read (concurrent writers).
+
+        :return: the messages actually updated, their :data:`STATUS_RETURNED_FIELDS` in the cache
+        """
         if not changed:
-            return
+            return self.browse()
         rows = SQL(", ").join(
             SQL(
                 "(%s::int, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::text, %s::int, %s::timestamp)",
@@ -139,13 +148,22 @@ class WhatsAppMessage(models.Model):
                           write_date = %s, write_uid = %s
                      FROM (VALUES %s) AS v(id, old_state, state, wamid, failure_type, failure_reason,
                                            error_code, status_date)
-                    WHERE m.id = v.id AND m.state = v.old_state""",
+                    WHERE m.id = v.id AND m.state = v.old_state
+                RETURNING m.id, %s""",
                 fields.Datetime.now(),
                 self.env.uid,
                 rows,
+                SQL(", ").join(SQL.identifier("m", name) for name in self.STATUS_RETURNED_FIELDS),
             )
         )
+        returned = self.env.cr.fetchall()
         self.invalidate_model()
+        messages = self.browse([row[0] for row in returned])
+        for index, name in enumerate(self.STATUS_RETURNED_FIELDS, start=1):
+            field = self._fields[name]
+            values = [field.convert_to_cache(row[index], messages, validate=False) for row in returned]
+            self.env.cache.update(messages, field, values)
+        return messages
 
     @api.model
     def _status_datetime(self, timestamp):
