@@ -59,7 +59,9 @@ def _registry(args):
     sys.path[:0] = [args.odoo, REPO]
     import odoo  # noqa: PLC0415 - located at run time
 
-    odoo.tools.config.parse_config([f"--addons-path={args.odoo}/odoo/addons,{REPO}", *_db_args(args)])
+    odoo.tools.config.parse_config(
+        [f"--addons-path={args.odoo}/odoo/addons,{REPO}", *_db_args(args), "--log-level=warn"]
+    )
     return odoo, odoo.modules.registry.Registry(args.database)
 
 
