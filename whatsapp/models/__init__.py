@@ -5,9 +5,11 @@ from . import res_partner
 from . import whatsapp_account
 from . import whatsapp_account_templates
 from . import whatsapp_template
+from . import whatsapp_template_validation
 from . import whatsapp_template_actions
 from . import whatsapp_template_button
 from . import whatsapp_template_meta
+from . import whatsapp_template_submission
 from . import whatsapp_template_render
 from . import whatsapp_template_composer  # after _render: overrides _get_header_media
 from . import whatsapp_template_variable
@@ -19,6 +21,7 @@ from . import whatsapp_account_sending
 from . import whatsapp_media_cache
 from . import whatsapp_message
 from . import whatsapp_message_queue
+from . import whatsapp_message_outcome
 from . import whatsapp_bulk_send
 from . import whatsapp_message_status
 from . import whatsapp_status_pending
