@@ -3,7 +3,7 @@ from unittest.mock import patch
 from odoo import SUPERUSER_ID
 from odoo.addons.mail.tests.common import mail_new_test_user
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import tagged, users, warmup
+from odoo.tests import tagged, users
 
 from ..models.whatsapp_bulk_send import CHUNK_SIZE_PARAM
 from .common_messages import WhatsAppMessageMixin
@@ -109,15 +109,21 @@ class TestWhatsAppBulkSend(WhatsAppComposerMixin, WhatsAppMessageMixin, WhatsApp
         self.assertFalse(self.env["whatsapp.bulk.send"].sudo().search([]))
 
     @users("wa_user")
-    @warmup
     def test_queue_query_count(self):
-        """Queueing costs the same queries for 10 and 100 records (nothing per record). Created from code,
-        the composer counts the recipients itself (2 queries; the form sends the counts it showed)."""
-        for count in (10, 100):
+        """Queueing costs the same queries for 10 and 100 records (nothing per record), a handful in all.
+        Created from code, the composer counts the recipients itself (the form sends the counts it showed).
+        Compared rather than pinned: other installed modules add a query or two to partners' reads."""
+        counts = {}
+        for count in (5, 10, 100):  # 5: warm-up (ormcaches)
             records = self.bulk[:count].with_env(self.env)
+            self.env.flush_all()
             self.env.invalidate_all()
-            with self.subTest(count=count), self.assertQueryCount(wa_user=19):
-                self._composer(records, self.template_partner).action_send_whatsapp()
+            start = self.cr.sql_log_count
+            self._composer(records, self.template_partner).action_send_whatsapp()
+            self.env.flush_all()
+            counts[count] = self.cr.sql_log_count - start
+        self.assertEqual(counts[10], counts[100], "no query per record")
+        self.assertLessEqual(counts[100], 25)
 
     @users("wa_user")
     def test_recipients_counted_once(self):
