@@ -120,6 +120,18 @@ class WhatsAppBulkSend(models.Model):
             queued.action_cancel()
         return True
 
+    def action_retry(self):
+        """Queue failed bulk sends again once their cause is fixed: the expansion goes on from the records
+        left (the chunk that failed was rolled back, the messages of the chunks before it stay)."""
+        failed = self.filtered(lambda j: j.state == "failed")
+        if not failed or failed != self:
+            raise UserError(self.env._("Only failed bulk sends can be retried."))
+        # sudo: senders read their jobs (checked by the filter above) but never write them
+        failed.sudo().write({"state": "in_progress" if any(failed.mapped("done_count")) else "queued",
+                             "error": False})  # fmt: skip
+        self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")._trigger()
+        return True
+
     def action_view_messages(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("whatsapp.whatsapp_message_action")

@@ -242,6 +242,25 @@ class TestWhatsAppBulkSend(WhatsAppComposerMixin, WhatsAppMessageMixin, WhatsApp
         self.assertEqual(len(self.wa_sent), 3)
 
     @users("wa_user")
+    def test_retry_after_fix(self):
+        """A failed job is queued again by Retry once its cause is fixed, and goes on where it stopped."""
+        job = self._queue(self.customers)
+        self.template_partner.sudo().with_context(whatsapp_template_sync=True).status = "paused"
+        with self.mock_wa_send():
+            self.env(user=SUPERUSER_ID, su=True)["whatsapp.message"]._process_queue()
+        self.assertEqual(job.state, "failed")
+        self.template_partner.sudo().with_context(whatsapp_template_sync=True).status = "approved"
+        with self.assertRaisesRegex(UserError, "Only failed bulk sends"):
+            (job | self._queue(self.customers[:2])).action_retry()  # a queued job among them
+        job.with_user(job.create_uid).action_retry()
+        self.assertRecordValues(job, [{"state": "queued", "error": False}])
+        with self.mock_wa_send():
+            self.env(user=SUPERUSER_ID, su=True)["whatsapp.message"]._process_queue()
+        self.assertRecordValues(job, [{"state": "done", "message_count": 5, "error": False}])
+        self.assertEqual(len(self._messages(job)), 5)
+        self.assertEqual(len(self.wa_sent), 7, "the retried job's 5 messages and the other job's 2")
+
+    @users("wa_user")
     def test_expansion_invalid_numbers_never_block(self):
         """Invalid and opted-out numbers give failed messages, counted on the job; the others are queued."""
         self.customers[0].sudo().mobile = "12"  # sudo: fixture, the sender may not edit contacts
