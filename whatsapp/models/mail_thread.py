@@ -146,6 +146,28 @@ class MailThread(models.AbstractModel):
             self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")._trigger()
         return messages.with_env(self.env)
 
+    def _whatsapp_send_composed(self, template, free_text=None, queue=None, number_field=None, header=None):
+        """Send what a composer composed (:meth:`_whatsapp_send_template`, used by the composer for one record
+        and by its bulk sends for a selection).
+
+        :param str number_field: field of the records holding the number, instead of the template's
+        :param header: an ``ir.attachment`` replacing the template's header file
+        """
+        context = {"whatsapp_header_attachment_id": header.id} if header else {}
+        return self.with_context(**context)._whatsapp_send_template(
+            template.with_context(**context),
+            free_text=free_text,
+            queue=queue,
+            numbers=self._whatsapp_numbers_from(number_field),
+        )
+
+    def _whatsapp_numbers_from(self, field_name):
+        """``{record id: number}`` read from ``field_name``, or None (not a field of these records: the
+        template's phone field applies)."""
+        if not field_name or field_name not in self._fields:
+            return None
+        return {record.id: record[field_name] for record in self if record[field_name]}
+
     def _whatsapp_header_attachments(self, template, files, prepared):
         """One attachment per distinct header file: on the record for per-record files (reports), on
         the template for a file shared by every recipient (a static image)."""

@@ -275,12 +275,12 @@ class WhatsAppBulkSend(models.Model):
             )
         # the same checks as the composer, now: the sender may read the records and every value
         env["whatsapp.composer"]._check_values_access(template, records)
-        context = {"whatsapp_header_attachment_id": self.attachment_id.id} if self.attachment_id else {}
-        messages = records.with_context(**context)._whatsapp_send_template(
-            template.with_context(**context),
+        messages = records._whatsapp_send_composed(
+            template,
             free_text=self.free_text or {},
             queue=True,
-            numbers=self._prepare_numbers(records),
+            number_field=self.number_field_name,
+            header=self.attachment_id,
         )
         messages = messages.with_env(self.env)
         messages.write({"bulk_send_id": self.id})
@@ -306,13 +306,6 @@ class WhatsAppBulkSend(models.Model):
             sender.id,
             {"lang": sender.lang, "tz": sender.tz, "allowed_company_ids": company_ids},
         )
-
-    def _prepare_numbers(self, records):
-        """``{record id: number}`` read from ``number_field_name`` (None: the template's phone field)."""
-        fname = self.number_field_name
-        if not fname or fname not in records._fields:
-            return None
-        return {record.id: record[fname] for record in records if record[fname]}
 
     def _fail(self, error, start):
         if not isinstance(error, UserError):

@@ -209,14 +209,12 @@ class WhatsAppComposer(models.TransientModel):
         """One record: check, then send now through the thread API; return the ``whatsapp.message``."""
         records = self._get_records()
         self._check_can_send(records)
-        context = {}
-        if self.can_attach and self.attachment_ids:
-            context["whatsapp_header_attachment_id"] = self.attachment_ids[:1].id
-        return records.with_context(**context)._whatsapp_send_template(
-            self.template_id.with_context(**context),
+        return records._whatsapp_send_composed(
+            self.template_id,
             free_text=self._prepare_free_text(),
             queue=False,
-            numbers=self._prepare_numbers(records),
+            number_field=self.number_field_name,
+            header=self.attachment_ids[:1] if self.can_attach else None,
         )
 
     def _action_queue(self):
@@ -275,14 +273,6 @@ class WhatsAppComposer(models.TransientModel):
         """``{template variable id: value}`` of the free-text variables, as the thread API takes them."""
         return {line.variable_id.id: line.value for line in self.free_text_ids}
 
-    def _prepare_numbers(self, records):
-        """``{record id: number}`` read from ``number_field_name`` (None: the template's phone field)."""
-        if not self.number_field_name or self.number_field_name not in records._fields:
-            return None
-        return {
-            record.id: record[self.number_field_name] for record in records if record[self.number_field_name]
-        }
-
     # ------------------------------------------------------------
     # TOOLS
     # ------------------------------------------------------------
@@ -321,7 +311,7 @@ class WhatsAppComposer(models.TransientModel):
 
     def _get_recipient_numbers(self, records):
         """``[(record, raw number, E.164 number or False)]`` as the thread API will normalise them."""
-        numbers = self._prepare_numbers(records) or {}
+        numbers = records._whatsapp_numbers_from(self.number_field_name) or {}
         result = []
         for record in records:
             raw = numbers.get(record.id) or self.template_id._get_recipient_number(record)
