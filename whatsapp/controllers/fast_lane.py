@@ -31,7 +31,7 @@ from odoo import api, http
 from odoo.modules.registry import Registry
 from odoo.tools import config, str2bool
 
-from .webhook import PATH, REPLIES, receive
+from .webhook import PATH, receive, reply
 
 _logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def serve(request):
     except Exception:
         _logger.exception("WhatsApp webhook: unexpected error")
         status = 500
-    return request.make_response(REPLIES[status], headers=[("Content-Type", "text/plain")], status=status)
+    return reply(request, status)
 
 
 def install():

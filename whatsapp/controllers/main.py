@@ -3,7 +3,7 @@ import logging
 
 from odoo.http import Controller, request, route
 
-from .webhook import PATH, REPLIES, receive
+from .webhook import PATH, receive, reply
 
 _logger = logging.getLogger(__name__)
 
@@ -28,27 +28,23 @@ class WhatsAppWebhookController(Controller):
             return self._webhook_receive()
         except Exception:
             _logger.exception("WhatsApp webhook: unexpected error")
-            return self._reply(500)
-
-    @staticmethod
-    def _reply(status):
-        return request.make_response(REPLIES[status], headers=[("Content-Type", "text/plain")], status=status)
+            return reply(request, 500)
 
     def _webhook_verify(self):
         """Subscription handshake: echo ``hub.challenge`` when ``hub.verify_token`` is an active account's."""
         args = request.httprequest.args
         token = args.get("hub.verify_token", "")
         if args.get("hub.mode") != "subscribe" or not token:
-            return self._reply(403)
+            return reply(request, 403)
         # sudo: Meta has no Odoo session; the verify tokens are admin-only fields, compared here only.
         accounts = request.env["whatsapp.account"].sudo().search([])
         if not any(
             hmac.compare_digest(token.encode(), (acc.webhook_verify_token or "").encode()) for acc in accounts
         ):
             _logger.warning("WhatsApp webhook: verification refused (unknown verify token)")
-            return self._reply(403)
+            return reply(request, 403)
         return request.make_response(args.get("hub.challenge", ""), headers=[("Content-Type", "text/plain")])
 
     def _webhook_receive(self):
         """The POST (when the fast lane did not serve it): see :func:`.webhook.receive`."""
-        return self._reply(receive(request.env, request.httprequest))
+        return reply(request, receive(request.env, request.httprequest))

@@ -29,6 +29,11 @@ REPLIES = {
 }
 
 
+def reply(request, status):
+    """The answer for ``status``: its short fixed text (:data:`REPLIES`), as plain text."""
+    return request.make_response(REPLIES[status], headers=[("Content-Type", "text/plain")], status=status)
+
+
 class InvalidPayload(ValueError):
     """The body is not a WhatsApp webhook envelope."""
 
