@@ -22,6 +22,7 @@ from unittest.mock import patch
 from odoo.addons.mail.tests.common import mail_new_test_user
 from odoo.tests import HttpCase, TransactionCase
 
+from ..controllers.webhook import REPLIES
 from ..tools.graph_api import GraphClient, WhatsAppApiError
 
 SANDBOX_PHONE_UID = "1000001"
@@ -263,4 +264,9 @@ class WhatsAppCase(WhatsAppCommon, TransactionCase):
 
 
 class WhatsAppHttpCase(WhatsAppCommon, HttpCase):
-    pass
+    def assertFixedBody(self, response, status):
+        """A webhook answer: a short fixed text, no traceback, no internal detail."""
+        self.assertEqual(response.status_code, status)
+        self.assertEqual(response.text, REPLIES.get(status, response.text))
+        self.assertNotIn("Traceback", response.text)
+        self.assertTrue(response.headers["Content-Type"].startswith("text/plain"))
