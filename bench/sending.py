@@ -24,37 +24,20 @@ import sys
 import time
 import uuid
 
+import benchlib  # bench/ is on sys.path: the benchmarks run as scripts
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ODOO = os.environ.get("ODOO_PATH", "/opt/odoo/18.0")
 
 
 def _args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-d", "--database", required=True)
+    """The shared benchmark arguments (``benchlib``) and the sandbox's port."""
+    args = benchlib.parse_args(argv, __doc__.splitlines()[0], 1000, 1)
+    parser = argparse.ArgumentParser()
     parser.add_argument("--http-port", type=int, default=18103)
     parser.add_argument("--sandbox-port", type=int, default=None, help="default: --http-port + 1")
-    parser.add_argument("--db_host", default=os.environ.get("PGHOST", os.path.join(REPO, ".local/pg/run")))
-    parser.add_argument("--db_port", default=os.environ.get("PGPORT", "54320"))
-    parser.add_argument("--db_user", default=os.environ.get("PGUSER", "odoo"))
-    args = parser.parse_known_args(argv)[0]  # bench/run.py passes its arguments to every bench
+    parser.parse_known_args(argv, namespace=args)  # bench/run.py passes its arguments to every bench
     args.sandbox_port = args.sandbox_port or args.http_port + 1
     return args
-
-
-def _odoo(args):
-    sys.path[:0] = [ODOO, REPO]
-    import odoo  # noqa: PLC0415
-
-    odoo.tools.config.parse_config(
-        [
-            f"--addons-path={ODOO}/odoo/addons,{REPO}",
-            f"--db_host={args.db_host}",
-            f"--db_port={args.db_port}",
-            f"--db_user={args.db_user}",
-            "--log-level=warn",
-        ]
-    )
-    return odoo
 
 
 def _max_per_second(times):
@@ -219,7 +202,7 @@ def bench_send(odoo, db, sandbox, starts, n, latency, rate, tag):
 
 def main(argv=None):
     args = _args(argv if argv is not None else sys.argv[1:])
-    odoo = _odoo(args)
+    odoo, _registry = benchlib.registry(args)
     sandbox = SandboxProcess(args.sandbox_port)
     starts = _record_call_starts()
     try:

@@ -31,38 +31,26 @@ import threading
 import time
 import uuid
 
+import benchlib  # bench/ is on sys.path: the benchmarks run as scripts
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ODOO = os.environ.get("ODOO_PATH", "/opt/odoo/18.0")
 SECRET = b"bench-status-secret"
 TARGET_RATE, TARGET_P99_MS = 600, 40
 
 
 def _args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-d", "--database", required=True)
+    """The shared benchmark arguments (``benchlib``) and this benchmark's server and clients."""
+    args = benchlib.parse_args(argv, __doc__.splitlines()[0], 1000, 1)
+    parser = argparse.ArgumentParser()
     parser.add_argument("--http-port", type=int, default=18103)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("-n", "--count", type=int, default=1000)
-    parser.add_argument("--db_host", default=os.environ.get("PGHOST", os.path.join(REPO, ".local/pg/run")))
-    parser.add_argument("--db_port", default=os.environ.get("PGPORT", "54320"))
-    parser.add_argument("--db_user", default=os.environ.get("PGUSER", "odoo"))
-    parser.add_argument("--odoo", default=ODOO, help="Odoo source directory")
-    return parser.parse_known_args(argv)[0]  # bench/run.py passes its arguments to every bench
+    parser.parse_known_args(argv, namespace=args)  # bench/run.py passes its arguments to every bench
+    return args
 
 
 def _db_args(args):
     return [f"--db_host={args.db_host}", f"--db_port={args.db_port}", f"--db_user={args.db_user}"]
-
-
-def _registry(args):
-    sys.path[:0] = [args.odoo, REPO]
-    import odoo  # noqa: PLC0415 - located at run time
-
-    odoo.tools.config.parse_config(
-        [f"--addons-path={args.odoo}/odoo/addons,{REPO}", *_db_args(args), "--log-level=warn"]
-    )
-    return odoo, odoo.modules.registry.Registry(args.database)
 
 
 def _setup(odoo, registry, count, run):
@@ -201,7 +189,7 @@ def _wait_for(port, server):
 
 def main(argv=None):
     args = _args(sys.argv[1:] if argv is None else argv)
-    odoo, registry = _registry(args)
+    odoo, registry = benchlib.registry(args)
     run = uuid.uuid4().hex[:8]
     account_id, phone_uid, waba_uid, message_ids = _setup(odoo, registry, args.count, run)
     server = subprocess.Popen(
