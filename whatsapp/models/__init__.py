@@ -5,13 +5,7 @@ from . import res_partner
 from . import whatsapp_account
 from . import whatsapp_account_templates
 from . import whatsapp_template
-from . import whatsapp_template_validation
-from . import whatsapp_template_actions
 from . import whatsapp_template_button
-from . import whatsapp_template_meta
-from . import whatsapp_template_submission
-from . import whatsapp_template_render
-from . import whatsapp_template_composer  # after _render: overrides _get_header_media
 from . import whatsapp_template_variable
 from . import whatsapp_webhook_event
 from . import mail_message
@@ -32,7 +26,6 @@ from . import mail_message_discuss
 from . import whatsapp_message_discuss
 from . import whatsapp_account_discuss
 from . import whatsapp_account_discuss_render
-from . import whatsapp_template_stats
 from . import whatsapp_account_health
 from . import whatsapp_marketing_preference
 from . import whatsapp_account_marketing
@@ -41,5 +34,4 @@ from . import whatsapp_message_report
 from . import res_partner_marketing
 from . import whatsapp_account_onboarding
 from . import res_config_settings_onboarding
-from . import whatsapp_template_lang
 from . import mail_thread_lang

@@ -1,6 +1,6 @@
 from odoo.tests import Form, tagged, users
 
-from ..models.whatsapp_template_lang import lang_rank
+from ..tools.template_tools import lang_rank
 from .common_messages import WhatsAppMessageCase
 
 

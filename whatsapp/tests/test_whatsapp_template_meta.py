@@ -259,7 +259,7 @@ class TestWhatsAppTemplateSandbox(WhatsAppTemplateCase):
 
     def test_sync_unknown_status_kept_raw(self):
         remote = self.sandbox.add_template(self.account.account_uid, "strange_one", status="BRAND_NEW_STATE")
-        with self.assertLogs("odoo.addons.whatsapp.models.whatsapp_template_meta", "WARNING"):
+        with self.assertLogs("odoo.addons.whatsapp.models.whatsapp_template", "WARNING"):
             self.account.button_sync_whatsapp_template()
         template = self.env["whatsapp.template"].search([("meta_uid", "=", remote.id)])
         self.assertEqual(template.meta_status_raw, "BRAND_NEW_STATE")

@@ -57,7 +57,7 @@ class TestWhatsAppTemplateWebhooks(WhatsAppTemplateCase):
 
     def test_unknown_status_is_kept_raw_not_lost(self):
         template = self.template_partner
-        with self.assertLogs("odoo.addons.whatsapp.models.whatsapp_template_meta", "WARNING"):
+        with self.assertLogs("odoo.addons.whatsapp.models.whatsapp_template", "WARNING"):
             event = self._dispatch(
                 "message_template_status_update", self._value(template, event="SUSPENDED_V99")
             )
@@ -84,7 +84,7 @@ class TestWhatsAppTemplateWebhooks(WhatsAppTemplateCase):
             with self.subTest(raw=raw):
                 value = self._value(template, previous_quality_score="GREEN", new_quality_score=raw)
                 if raw == "PURPLE":
-                    with self.assertLogs("odoo.addons.whatsapp.models.whatsapp_template_meta", "WARNING"):
+                    with self.assertLogs("odoo.addons.whatsapp.models.whatsapp_template", "WARNING"):
                         event = self._dispatch("message_template_quality_update", value)
                 else:
                     event = self._dispatch("message_template_quality_update", value)

@@ -137,6 +137,21 @@ def meta_lang_from_odoo(lang):
     return "en_US"
 
 
+def lang_rank(meta_code, odoo_lang):
+    """How well a template language fits an Odoo language: 0 exact, 1 same language, None otherwise.
+
+    ``("fr", "fr_BE")`` -> 1 (Meta has ``fr_BE``), ``("fr", "fr_FR")`` -> 0 (Meta's code for fr_FR is ``fr``),
+    ``("en_US", "fr_FR")`` -> None.
+    """
+    if not meta_code or not odoo_lang:
+        return None
+    if meta_code == meta_lang_from_odoo(odoo_lang):
+        return 0
+    if meta_code.split("_")[0] == odoo_lang.split("_")[0]:
+        return 1
+    return None
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Rendering
 # ---------------------------------------------------------------------------------------------------------

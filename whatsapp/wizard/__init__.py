@@ -1,3 +1,2 @@
 from . import whatsapp_composer
 from . import whatsapp_composer_variable
-from . import whatsapp_composer_lang

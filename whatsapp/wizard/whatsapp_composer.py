@@ -288,10 +288,30 @@ class WhatsAppComposer(models.TransientModel):
         return bool(self.env["whatsapp.template"]._find_available(res_model)[:1])
 
     def _find_templates(self):
+        """Approved templates the sender may use on the records, the one proposed first in the recipient's
+        language (one recipient with a partner language), else in the sender's: among the templates sharing
+        a Meta name, the best fitting language comes first; the names keep their order (sequence). At send
+        time each recipient still gets the approved variant in their own language
+        (``mail.thread._whatsapp_send_template``)."""
         self.ensure_one()
         if not self.res_model or self.res_model not in self.env:
             return self.env["whatsapp.template"]
-        return self.env["whatsapp.template"]._find_available(self.res_model)
+        templates = self.env["whatsapp.template"]._find_available(self.res_model)
+        if len(templates) < 2:
+            return templates
+        records = self._get_records()
+        lang = templates[:1]._whatsapp_preferred_lang(records)
+        first_seen = {}
+        for template in templates:
+            first_seen.setdefault(template.template_name or template.id, len(first_seen))
+
+        def key(indexed):
+            index, template = indexed
+            rank = tt.lang_rank(template.lang_code, lang)
+            return (first_seen[template.template_name or template.id], 2 if rank is None else rank, index)
+
+        ordered = sorted(enumerate(templates), key=key)
+        return templates.browse([template.id for _index, template in ordered])
 
     def _get_res_ids(self):
         self.ensure_one()
