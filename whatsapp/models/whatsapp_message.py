@@ -1,22 +1,98 @@
+"""``whatsapp.message``: one WhatsApp message, outbound or inbound.
+
+Sections: actions, the sending queue (claim, send concurrently, write results in batches, reconcile),
+outcomes, delivery statuses, marketing stops, inbound media, chatter notifications.
+
+The sending queue
+
+No message is ever sent twice, and none is lost
+-----------------------------------------------
+Meta has no idempotency key: a POST that reached Meta cannot be told apart from one that did not,
+except by what Meta later says about it. So:
+
+1. **Claim and commit before calling Meta.** A batch of ``queued`` messages of one account is locked
+   with ``FOR UPDATE SKIP LOCKED`` (concurrent runners skip each other's rows), written ``sending``
+   with ``attempts + 1``, ``sending_since`` and a lease (``next_attempt = now + lease``), and
+   committed. Only then are the HTTP calls made. A message is therefore never posted while its row
+   still says ``queued``, and no other runner can pick it up again.
+2. **Each send carries our uuid** in ``biz_opaque_callback_data``; Meta echoes it in every status
+   webhook of that message. A status can thus be matched to its message even when we never learned
+   the wamid (worker killed between Meta's answer and our commit, or a read timeout).
+3. **Results are written in one UPDATE** and committed. A row found in a later state (a webhook got
+   there first) keeps its state and only gains its wamid.
+4. **Outcome unknown = never resent blindly.** Rows still ``sending`` after their lease (a dead
+   worker), and messages whose call was sent but not answered (read timeout, connection dropped after
+   the request) are reconciled by :meth:`_reconcile_unknown_outcomes`, in this order:
+
+   a. a status webhook carrying their uuid arrived -> Meta accepted them: take its wamid and state;
+   b. the account received statuses for messages claimed *after* them (``status_watermark``) at least
+      ``whatsapp.status_margin_seconds`` later, yet none for them -> Meta's status stream is flowing
+      and never mentioned them, so Meta did not accept them: requeue them (the attempt counts);
+   c. no evidence either way after ``whatsapp.unknown_outcome_minutes`` -> ``failed`` with failure
+      type ``unknown_outcome`` and an explanation; the user decides (Retry). A status arriving later
+      still settles it (``meta_status.current_rank`` lets any Meta status override it).
+
+   Only errors that prove the request never reached Meta (connection refused, connect timeout) or
+   that Meta answered with an error (4xx/5xx with a body: Meta did not accept the message) are
+   retried directly with backoff.
+
+Under tests nothing is committed (``auto_commit`` is ignored, like ``sms``); the crash window is
+tested by running the claim and the calls, dropping the results, then running the queue again.
+"""
+
 import copy
 import logging
+import mimetypes
+import random
+import threading
+import time
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, create_index, html_escape
 
-from ..tools import meta_errors
+from ..tools import meta_errors, meta_status, outbound_split
+from ..tools.graph_api import WhatsAppApiError
+from ..tools.inbound_parser import MEDIA_KINDS, keyword_set, normalise_keyword, parse_contacts, parse_message
+from ..tools.sender import send_all
 
 _logger = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "whatsapp.send_batch_size": 500,
+    "whatsapp.send_max_attempts": 5,
+    "whatsapp.send_lease_minutes": 15,
+    "whatsapp.send_timeout_grace_seconds": 120,
+    "whatsapp.status_margin_seconds": 60,
+    "whatsapp.unknown_outcome_minutes": 60,
+    "whatsapp.send_workers": 0,  # 0 = automatic (from the account's rate)
+}
+
+#: retry "now": exponential backoff base and cap (seconds); "later": base and cap
+BACKOFF_NOW = (2, 300)
+BACKOFF_LATER = (300, 6 * 3600)
+#: exception names (of the transport error's cause) proving the request never left this server
+_NEVER_SENT = ("ConnectTimeout", "NewConnectionError", "Connection refused", "LoopbackOnlyError")
+
+#: inbound media downloads: attempts before giving up, messages per cron run
+MEDIA_MAX_ATTEMPTS = 6
+MEDIA_BATCH = 50
+OPT_OUT_CODE = 131050  # the user stopped marketing messages (cloud-api-facts.md §6)
+
+
+def _testing():
+    return getattr(threading.current_thread(), "testing", False)
 
 
 class WhatsAppMessage(models.Model):
     """One WhatsApp message, outbound (a send to Meta) or inbound (received through the webhook).
 
-    Outbound life cycle (see ``whatsapp_message_queue.py`` for the runner and the no-duplicate rule)::
+    Outbound life cycle (see the module docstring for the runner and the no-duplicate rule)::
 
         queued --claim+commit--> sending --Meta 200--> sent --statuses--> delivered --> read --> replied
            ^                        |--retryable error--> queued (next_attempt = backoff)
@@ -141,6 +217,44 @@ class WhatsAppMessage(models.Model):
     next_attempt = fields.Datetime(readonly=True, copy=False)
     sending_since = fields.Datetime(readonly=True, copy=False)
     status_date = fields.Datetime("Last Status", readonly=True, copy=False)
+    # Discuss: inbound kind, read receipts, answers to templates
+    queued_date = fields.Datetime(
+        "Created On",
+        default=fields.Datetime.now,
+        readonly=True,
+        copy=False,
+        help="When the message was created (routing of answers within 15 days).",
+    )
+    wa_kind = fields.Char("WhatsApp Type", readonly=True, help="Meta's type of an inbound message.")
+    wa_read_sent = fields.Boolean("Read Receipt Sent", readonly=True, copy=False)
+    wa_answered_message_id = fields.Many2one(
+        "whatsapp.message",
+        "Answer To",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="set null",
+        help="The template message this inbound message answers.",
+    )
+    # inbound media (downloaded by _cron_download_media)
+    media_uid = fields.Char("Meta Media ID", readonly=True, copy=False)
+    media_mimetype = fields.Char(readonly=True, copy=False)
+    media_filename = fields.Char(readonly=True, copy=False)
+    media_state = fields.Selection(
+        [("pending", "Downloading"), ("done", "Downloaded"), ("failed", "Download Failed")],
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+    )
+    media_attempts = fields.Integer(readonly=True, copy=False)
+    media_next_attempt = fields.Datetime(readonly=True, copy=False)
+    media_error = fields.Text(readonly=True, copy=False)
+
+    #: fields read right after a status update (chatter notifications, marketing stops): returned by the
+    #: UPDATE and put in the cache, so that nobody fetches the whole rows again
+    STATUS_RETURNED_FIELDS = (
+        "state", "failure_type", "failure_reason", "error_code", "mail_message_id", "model", "number",
+        "account_id",
+    )  # fmt: skip
 
     _sql_constraints = [
         ("wamid_unique", "unique(wamid)", "A Meta message id belongs to one message only."),
@@ -153,6 +267,15 @@ class WhatsAppMessage(models.Model):
             """CREATE INDEX IF NOT EXISTS whatsapp_message_queue_idx
                    ON whatsapp_message (account_id, next_attempt, id)
                 WHERE state IN ('queued', 'sending')"""
+        )
+        # the template analytics (whatsapp.template stats panel, reporting views): "outbound messages of these
+        # templates since <date>" grouped by state and failure type, answered from the index
+        create_index(
+            self.env.cr,
+            "whatsapp_message_template_stats_idx",
+            self._table,
+            ["template_id", "create_date", "state", "failure_type"],
+            where="template_id IS NOT NULL AND direction = 'outbound'",
         )
 
     # ------------------------------------------------------------
@@ -201,8 +324,293 @@ class WhatsAppMessage(models.Model):
             messages._send_batch_for_account(account, auto_commit=auto_commit)
         return queued
 
+    def action_wa_add_contact(self, index=0):
+        """Create a contact from a shared contact card (``contacts`` message) and open it; a contact already
+        known by the card's WhatsApp number is opened instead."""
+        self.ensure_one()
+        cards = parse_contacts((self.payload or {}).get("contacts"))
+        if not 0 <= index < len(cards):
+            return False
+        card = cards[index]
+        phones = card.get("phones") or []
+        phone = phones[0]["phone"] if phones else False
+        wa_number = phones[0].get("wa_id") if phones else False
+        number = self._phone_format(number="+" + wa_number) if wa_number else False
+        # a contact already known by this number is opened, not duplicated
+        partner = number and self.env["res.partner"].search([("phone_sanitized", "=", number)], limit=1)
+        partner = partner or self.env["res.partner"].create(
+            {
+                "name": card.get("name") or phone or self.env._("WhatsApp contact"),
+                "mobile": ("+" + wa_number) if wa_number else phone,
+                "email": (card.get("emails") or [False])[0],
+                "comment": Markup("<p>%s</p>")
+                % self.env._("Shared on WhatsApp by %(name)s", name=self.number or ""),
+            }
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "res.partner",
+            "res_id": partner.id,
+            "views": [(False, "form")],
+            "target": "current",
+        }
+
     # ------------------------------------------------------------
-    # TOOLS
+    # QUEUE: entry points
+    # ------------------------------------------------------------
+
+    @api.model
+    def _queue_text(self, account, number, body, ignore_blacklist=False, send=True):
+        """Queue a free-form text message (e.g. an opt-out confirmation) and trigger the queue.
+
+        The 24-hour window is the caller's business (a confirmation answers the customer's message).
+
+        :return: the new ``whatsapp.message``
+        """
+        message = self.create(
+            {
+                "account_id": account.id,
+                "number": number,
+                "body": body,
+                "ignore_blacklist": ignore_blacklist,
+                "payload": {"type": "text", "text": {"body": body, "preview_url": False}},
+            }
+        )
+        if send:
+            self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")._trigger()
+        return message
+
+    @api.model
+    def _process_queue(self, account_ids=None, auto_commit=True, time_budget=600):
+        """Cron entry point: expand the bulk sends into messages, reconcile, then send every due queued
+        message, account by account.
+
+        :param account_ids: restrict to these accounts (default: all active, unpaused accounts)
+        :param auto_commit: commit claims and results (always off while tests run)
+        :param time_budget: seconds after which the run stops and re-triggers itself
+        """
+        auto_commit = auto_commit and not _testing()
+        started = time.monotonic()
+        expanded = self.env["whatsapp.bulk.send"]._expand_queued(
+            account_ids=account_ids, auto_commit=auto_commit, deadline=started + time_budget
+        )
+        domain = [("queue_paused", "=", False)]
+        if account_ids:
+            domain.append(("id", "in", list(account_ids)))
+        # sudo: the cron runs for every account; the token never leaves the client
+        accounts = self.env["whatsapp.account"].sudo().search(domain)
+        self.env["whatsapp.status.pending"]._apply_pending()
+        for account in accounts:
+            self._reconcile_unknown_outcomes(account)
+            while not account.queue_paused:
+                batch = self._claim(account, auto_commit=auto_commit)
+                if not batch:
+                    break
+                batch._send(auto_commit=auto_commit)
+                if time.monotonic() - started > time_budget:
+                    self._schedule_next_run(asap=True)
+                    return
+        self._schedule_next_run(asap=not expanded)
+
+    def _send_batch_for_account(self, account, auto_commit=False):
+        """``send()`` helper: claim these messages (if still queued and due) and send them."""
+        auto_commit = auto_commit and not _testing()
+        if account.queue_paused:
+            return
+        batch = self._claim(account, ids=self.ids, auto_commit=auto_commit)
+        if batch:
+            batch._send(auto_commit=auto_commit)
+
+    # ------------------------------------------------------------
+    # QUEUE: claim / send / write
+    # ------------------------------------------------------------
+
+    @api.model
+    def _claim(self, account, ids=None, auto_commit=False):
+        """Lock due queued messages of ``account`` (skipping rows locked elsewhere), mark them sending.
+
+        :return: the claimed messages (committed as ``sending`` when ``auto_commit``)
+        """
+        self.flush_model()
+        now = fields.Datetime.now()
+        lease = now + timedelta(minutes=self._param("whatsapp.send_lease_minutes"))
+        only = SQL("AND id IN %s", tuple(ids)) if ids else SQL()
+        self.env.cr.execute(
+            SQL(
+                """WITH claimed AS (
+                       SELECT id FROM whatsapp_message
+                        WHERE account_id = %(account)s AND direction = 'outbound' AND state = 'queued'
+                          AND (next_attempt IS NULL OR next_attempt <= %(now)s) %(only)s
+                     ORDER BY id LIMIT %(limit)s
+                          FOR UPDATE SKIP LOCKED)
+                   UPDATE whatsapp_message m
+                      SET state = 'sending', attempts = COALESCE(m.attempts, 0) + 1, sending_since = %(now)s,
+                          next_attempt = %(lease)s, write_date = %(now)s, write_uid = %(uid)s
+                     FROM claimed WHERE m.id = claimed.id
+                RETURNING m.id""",
+                account=account.id,
+                now=now,
+                only=only,
+                lease=lease,
+                uid=self.env.uid,
+                limit=self._param("whatsapp.send_batch_size"),
+            )
+        )
+        claimed = self.browse(sorted(row[0] for row in self.env.cr.fetchall()))
+        if not claimed:
+            return claimed
+        self.invalidate_model(["state", "attempts", "sending_since", "next_attempt"])
+        if auto_commit:
+            self.env.cr.commit()  # the no-duplicate rule: "sending" is durable before any call to Meta
+        return claimed
+
+    def _send(self, auto_commit=False):
+        """Send claimed (``sending``) messages of one account and write the outcomes.
+
+        Split in three steps so that tests can cut the run between Meta's answer and the write.
+        """
+        if not self:
+            return
+        jobs, outcomes = self._send_prepare()
+        results = self._send_call(jobs) if jobs else []
+        self._send_write(results, outcomes)
+        if auto_commit:
+            self.env.cr.commit()
+
+    def _send_prepare(self):
+        """Build the payloads (main thread): blacklist check, media headers, recipient and uuid.
+
+        Marketing-template messages to numbers that stopped marketing fail before any call to Meta; the
+        other messages (Utility, Authentication, conversations) go through the normal preparation.
+
+        :return: ``(jobs, outcomes)``: ``jobs`` = ``[(message id, payload)]`` to send; ``outcomes`` =
+            ``{message id: values}`` for messages settled without a call (blacklisted, media failure...)
+        """
+        stopped = self._marketing_stopped()
+        rest = self - stopped
+        jobs, outcomes = [], {}
+        if rest:
+            account = rest.account_id.ensure_one()
+            blacklisted = rest._blacklisted_numbers()
+            media_ids = self.env["whatsapp.media.cache"]._get_media_ids(
+                account, rest.filtered("header_cache_key")
+            )
+            for message in rest:
+                if not message.number:
+                    outcomes[message.id] = self._outcome_failed(
+                        "phone_invalid", self.env._("No valid number.")
+                    )
+                elif message.number in blacklisted and not message.ignore_blacklist:
+                    reason = self.env._(
+                        "The number %(number)s opted out (blacklisted).", number=message.number
+                    )
+                    outcomes[message.id] = self._outcome_failed("blacklisted", reason)
+                elif message.header_cache_key and not isinstance(
+                    media_ids.get(message.header_cache_key), str
+                ):
+                    error = media_ids.get(message.header_cache_key)
+                    outcomes[message.id] = self._outcome_from_error(
+                        message, error, message.attempts, call_sent=False
+                    )
+                else:
+                    jobs.append((message.id, message._build_payload(media_ids.get(message.header_cache_key))))
+        for message in stopped:
+            reason = self.env._(
+                "%(number)s stopped marketing messages in WhatsApp: Marketing templates are not sent to it "
+                "until the customer resumes them.",
+                number=message.number,
+            )
+            outcomes[message.id] = self._outcome_failed("opt_out", reason)  # no Meta code: never sent
+        return jobs, outcomes
+
+    def _send_call(self, jobs):
+        """Make the calls concurrently at the account's rate. HTTP only: no ORM below this line."""
+        account = self.account_id.ensure_one()
+        rate = account._whatsapp_effective_rate()  # insight hook: throughput level, capped by rate_limit
+        workers = self._param("whatsapp.send_workers") or max(4, min(64, rate // 5))
+        client = account._get_client()  # thread-safe, one pooled session
+        senders = [client.send_message] * min(workers, len(jobs))
+        return send_all(
+            jobs,
+            senders,
+            rate,
+            stop_on=lambda err: self._failure_from_error(err)[0] in self.ACCOUNT_CATEGORIES,
+            on_rate_limited=lambda err: 1.0 if getattr(err, "code", None) == 130429 else 0.0,
+        )
+
+    def _send_write(self, results, outcomes):
+        """Write every outcome in one UPDATE, mirror it on the chatter, pause the account if needed, record
+        the numbers Meta says stopped marketing."""
+        by_id = dict(outcomes)
+        pause_error = None
+        messages = self.browse([r.key for r in results])
+        attempts = {m.id: m.attempts for m in messages}
+        for result in results:
+            if result.skipped:
+                by_id[result.key] = {"state": "queued", "uncount": 1, "next_attempt": None}
+            elif result.error is None:
+                wamid = ((result.response or {}).get("messages") or [{}])[0].get("id")
+                by_id[result.key] = {"state": "sent", "wamid": wamid, "next_attempt": None}
+            else:
+                message = self.browse(result.key)
+                values = self._outcome_from_error(message, result.error, attempts=attempts[result.key])
+                if values.get("pause"):
+                    pause_error = pause_error or result.error
+                by_id[result.key] = values
+        self._write_outcomes(by_id)
+        written = self.browse(list(by_id))
+        written._update_notifications()
+        sent = written.filtered("wamid")
+        if sent:
+            self.env["whatsapp.status.pending"]._apply_pending(sent)
+            self.env["whatsapp.status.pending"]._apply_pending_after_commit(sent)
+        if pause_error is not None:
+            self.account_id._whatsapp_pause_queue(pause_error)
+        written._record_marketing_stops()
+        return written
+
+    def _build_payload(self, media_id=None):
+        """Meta's message object for this message: stored payload + recipient + uuid + uploaded media (a
+        template's header, or the file of a free-form media message)."""
+        self.ensure_one()
+        payload = copy.deepcopy(self.payload or {})
+        payload["to"] = (self.number or "").lstrip("+")
+        payload["biz_opaque_callback_data"] = self.uuid
+        if media_id and payload.get("type") == "template":
+            kind = (self.header_type or "image").lower()
+            media = {"id": media_id}
+            if kind == "document" and self.header_attachment_id:
+                media["filename"] = self.header_attachment_id.sudo().name  # sudo: name of our own header file
+            template = payload.setdefault("template", {})
+            template["components"] = [
+                {"type": "header", "parameters": [{"type": kind, kind: media}]},
+                *[c for c in template.get("components") or [] if c.get("type") != "header"],
+            ]
+        kind = payload.get("type")
+        if media_id and kind in MEDIA_KINDS:
+            media = payload.get(kind) or {}
+            payload[kind] = {
+                **outbound_split.media_object(kind, media_id, media.get("filename"), media.get("caption"))
+            }
+        return payload
+
+    def _blacklisted_numbers(self):
+        """Numbers of these messages that are in ``phone.blacklist`` (one query)."""
+        return self._blacklisted_among(self.mapped("number"))
+
+    @api.model
+    def _blacklisted_among(self, numbers):
+        """The E.164 ``numbers`` that are in ``phone.blacklist`` (one query, no access check: senders may
+        send to numbers without reading the blacklist; a search would format every number again)."""
+        numbers = list({number for number in numbers if number})
+        if not numbers:
+            return set()
+        self.env["phone.blacklist"].flush_model(["number", "active"])
+        self.env.cr.execute("SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)", [numbers])
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    # ------------------------------------------------------------
+    # QUEUE: outcomes
     # ------------------------------------------------------------
 
     @api.model
@@ -219,8 +627,353 @@ class WhatsAppMessage(models.Model):
         reason = f"({code}) {message}" if code else message
         return category, retry, failure_type, reason, meta_errors._as_int(code) or 0
 
+    @api.model
+    def _outcome_failed(self, failure_type, reason, code=0):
+        state = "bounced" if failure_type in self.BOUNCE_FAILURE_TYPES else "failed"
+        return {"state": state, "failure_type": failure_type, "failure_reason": reason, "error_code": code}
+
+    def _outcome_from_error(self, message, error, attempts=1, call_sent=True):
+        """Values for a message whose call (or media upload) raised ``error``: retry, fail or pause.
+
+        :param call_sent: False when the message itself was not posted (its media upload failed)
+        """
+        category, retry, failure_type, reason, code = self._failure_from_error(error)
+        now = fields.Datetime.now()
+        if category in self.ACCOUNT_CATEGORIES:
+            # not the message's fault: back to the queue, the attempt does not count
+            return {"state": "queued", "uncount": 1, "next_attempt": None, "pause": True}
+        if call_sent and getattr(error, "http_status", 1) is None and not self._never_reached_meta(error):
+            # sent but not answered: Meta may have accepted it -> reconcile, never resend blindly
+            grace = timedelta(seconds=self._param("whatsapp.send_timeout_grace_seconds"))
+            return {"state": "sending", "next_attempt": now + grace, "failure_reason": reason}
+        max_attempts = self._param("whatsapp.send_max_attempts")
+        if retry in ("now", "later") and attempts < max_attempts:
+            base, cap = BACKOFF_NOW if retry == "now" else BACKOFF_LATER
+            delay = min(cap, base * 2 ** (attempts - 1)) * random.uniform(0.75, 1.25)  # noqa: S311
+            delay = max(delay, meta_errors.min_retry_seconds(code))
+            return {
+                "state": "queued",
+                "next_attempt": now + timedelta(seconds=delay),
+                "failure_type": failure_type,
+                "failure_reason": reason,
+                "error_code": code,
+            }
+        return self._outcome_failed(failure_type, reason, code)
+
+    @api.model
+    def _never_reached_meta(self, error):
+        cause = error.__cause__
+        text = f"{type(cause).__name__} {cause!r} {type(error).__name__}" if cause else type(error).__name__
+        return any(marker in text for marker in _NEVER_SENT)
+
+    def _write_outcomes(self, by_id):
+        """One ``UPDATE ... FROM (VALUES ...)`` for every outcome of a batch.
+
+        A row no longer ``sending`` (a status webhook matched it by uuid first) keeps its state and
+        failure fields; it only gains its wamid.
+        """
+        if not by_id:
+            return
+        self.flush_model()
+        now = fields.Datetime.now()
+        rows = SQL(", ").join(
+            SQL(
+                "(%s::int, %s::varchar, %s::varchar, %s::timestamp, %s::varchar, %s::text, %s::int, %s::int)",
+                mid,
+                v["state"],
+                v.get("wamid"),
+                v.get("next_attempt"),
+                v.get("failure_type"),
+                v.get("failure_reason"),
+                v.get("error_code") or 0,
+                v.get("uncount") or 0,
+            )
+            for mid, v in by_id.items()
+        )
+        self.env.cr.execute(
+            SQL(
+                """UPDATE whatsapp_message m
+                      SET state = CASE WHEN m.state = 'sending' THEN v.state ELSE m.state END,
+                          wamid = COALESCE(m.wamid, v.wamid),
+                          next_attempt = CASE WHEN m.state = 'sending' THEN v.next_attempt ELSE NULL END,
+                          failure_type = CASE WHEN m.state = 'sending' THEN v.failure_type ELSE m.failure_type END,
+                          failure_reason = CASE WHEN m.state = 'sending' THEN v.failure_reason
+                                                ELSE m.failure_reason END,
+                          error_code = CASE WHEN m.state = 'sending' THEN v.error_code ELSE m.error_code END,
+                          attempts = GREATEST(COALESCE(m.attempts, 0) - v.uncount, 0),
+                          write_date = %s, write_uid = %s
+                     FROM (VALUES %s) AS v(id, state, wamid, next_attempt, failure_type, failure_reason,
+                                           error_code, uncount)
+                    WHERE m.id = v.id""",
+                now,
+                self.env.uid,
+                rows,
+            )
+        )
+        self.invalidate_model()
+
+    # ------------------------------------------------------------
+    # QUEUE: reconciliation, scheduling
+    # ------------------------------------------------------------
+
+    @api.model
+    def _reconcile_unknown_outcomes(self, account):
+        """Settle messages left ``sending`` past their lease (rule 4 of the module docstring)."""
+        now = fields.Datetime.now()
+        stale = self.search(
+            [("account_id", "=", account.id), ("state", "=", "sending"), ("next_attempt", "<", now)]
+        )
+        if not stale:
+            return stale
+        self.env["whatsapp.status.pending"]._apply_pending(stale)  # a) matched by uuid
+        stale = stale.filtered(lambda m: m.state == "sending")
+        margin = timedelta(seconds=self._param("whatsapp.status_margin_seconds"))
+        give_up = now - timedelta(minutes=self._param("whatsapp.unknown_outcome_minutes"))
+        watermark = account.status_watermark
+        requeue = stale.filtered(
+            lambda m: watermark and m.sending_since and m.sending_since + margin < watermark
+        )
+        fail = (stale - requeue).filtered(lambda m: not m.sending_since or m.sending_since < give_up)
+        extend = stale - requeue - fail
+        by_id = {m.id: {"state": "queued", "next_attempt": None} for m in requeue}
+        reason = self.env._(
+            "The send was interrupted and Meta never reported on this message. It was not resent automatically "
+            "to avoid a duplicate: use Retry if the customer did not receive it."
+        )
+        by_id.update({m.id: self._outcome_failed("unknown_outcome", reason) for m in fail})
+        lease = now + timedelta(minutes=self._param("whatsapp.send_lease_minutes"))
+        by_id.update({m.id: {"state": "sending", "next_attempt": lease} for m in extend})
+        self._write_outcomes(by_id)
+        (requeue | fail)._update_notifications()
+        if requeue or fail:
+            _logger.info(
+                "WhatsApp account %s: %s unknown-outcome messages requeued, %s failed",
+                account.id,
+                len(requeue),
+                len(fail),
+            )
+        return stale
+
+    @api.model
+    def _schedule_next_run(self, asap=False):
+        """Trigger the queue cron at the earliest due retry (or right away)."""
+        self._trigger_cron_when_due(
+            "whatsapp.ir_cron_whatsapp_message_queue",
+            SQL(
+                "SELECT MIN(next_attempt) FROM whatsapp_message WHERE state IN ('queued', 'sending') "
+                "AND next_attempt IS NOT NULL"
+            ),
+            asap=asap,
+        )
+
+    @api.model
+    def _trigger_cron_when_due(self, cron_xmlid, due_query, asap=False):
+        """Trigger a WhatsApp cron right away (``asap``), or at the earliest date ``due_query`` selects.
+
+        :param str cron_xmlid: the cron to trigger
+        :param SQL due_query: selects one datetime (or NULL: nothing due, no trigger)
+        """
+        cron = self.env.ref(cron_xmlid, raise_if_not_found=False)
+        if not cron:
+            return
+        if asap:
+            cron._trigger()
+            return
+        self.env.cr.execute(due_query)
+        at = self.env.cr.fetchone()[0]
+        if at:
+            cron._trigger(at=max(at, fields.Datetime.now()))
+
+    @api.model
+    def _param(self, key):
+        # sudo: technical tuning parameters, readable by the queue whoever runs it
+        value = self.env["ir.config_parameter"].sudo().get_param(key)
+        try:
+            return int(value) if value not in (None, "", False) else DEFAULTS[key]
+        except ValueError:
+            return DEFAULTS[key]
+
+    # ------------------------------------------------------------
+    # DELIVERY STATUSES (webhook ``messages`` > ``statuses``): one batched, monotonic, idempotent pass
+    # ------------------------------------------------------------
+
+    @api.model
+    def _apply_meta_statuses(self, account, statuses, own_sending=False):
+        """Apply Meta's ``statuses[]`` objects: a few queries whatever their number.
+
+        * matched by wamid, or by our uuid (``biz_opaque_callback_data``) when the wamid is not known yet;
+        * applied only when the status ranks above the stored state (``tools/meta_status.py``): a late
+          ``delivered`` never lowers ``read``, a duplicate is a no-op;
+        * a message still ``sending`` belongs to a running send (its row may be updated by it any moment):
+          its statuses are parked in ``whatsapp.status.pending`` and applied once the send wrote its result
+          (``own_sending=True`` is the runner itself applying them);
+        * statuses of unknown messages are parked the same way (their send has not committed yet);
+        * a failure with Meta's code 131050 records that the number stopped marketing messages.
+
+        :param account: the ``whatsapp.account`` the statuses came for
+        :param list statuses: Meta status objects (``id``, ``status``, ``timestamp``, ``errors``...)
+        :return: the messages whose state changed
+        """
+        statuses = [
+            s for s in statuses if isinstance(s, dict) and (s.get("id") or s.get("biz_opaque_callback_data"))
+        ]
+        if not statuses:
+            return self.browse()
+        self.flush_model()
+        wamids = [s["id"] for s in statuses if s.get("id")]
+        uuids = [s["biz_opaque_callback_data"] for s in statuses if s.get("biz_opaque_callback_data")]
+        self.env.cr.execute(
+            SQL(
+                """SELECT id, wamid, uuid, state, failure_type, sending_since FROM whatsapp_message
+                    WHERE direction = 'outbound' AND (wamid = ANY(%s) OR uuid = ANY(%s))""",
+                wamids,
+                uuids,
+            )
+        )
+        rows = {}
+        by_wamid, by_uuid = {}, {}
+        for mid, wamid, uuid, state, failure_type, sending_since in self.env.cr.fetchall():
+            rows[mid] = {
+                "state": state,
+                "failure_type": failure_type,
+                "old_state": state,
+                "wamid": wamid,
+                "sending_since": sending_since,
+                "changed": False,
+            }
+            if wamid:
+                by_wamid[wamid] = mid
+            by_uuid[uuid] = mid
+        pending, watermark = [], None
+        for status in statuses:
+            mid = by_wamid.get(status.get("id")) or by_uuid.get(status.get("biz_opaque_callback_data"))
+            row = rows.get(mid)
+            if row is None or (row["old_state"] == "sending" and not own_sending):
+                pending.append(status)
+                continue
+            if row["sending_since"] and (watermark is None or row["sending_since"] > watermark):
+                watermark = row["sending_since"]
+            self._merge_status(row, status)
+        changed = {mid: row for mid, row in rows.items() if row["changed"]}
+        messages = self._write_statuses(changed)
+        if pending:
+            self.env["whatsapp.status.pending"]._park(account, pending)
+        if watermark and (not account.status_watermark or watermark > account.status_watermark):
+            # sudo: the watermark is technical queue state written from the webhook and the cron
+            account.sudo().status_watermark = watermark
+        messages._update_notifications()
+        messages._record_marketing_stops()
+        return messages
+
+    @api.model
+    def _merge_status(self, row, status):
+        """Fold one Meta status into the in-memory ``row`` if it moves the message forward."""
+        meta = status.get("status")
+        if status.get("id") and not row["wamid"]:
+            row.update(wamid=status["id"], changed=True)
+        rank = meta_status.current_rank(row["state"], row["failure_type"])
+        if not meta_status.should_apply(rank, meta):
+            return
+        values = {
+            "state": meta_status.META_STATUS_TO_STATE[meta],
+            "failure_type": None,
+            "failure_reason": None,
+            "error_code": 0,
+            "changed": True,
+            "status_date": self._status_datetime(status.get("timestamp")),
+        }
+        if meta == "failed":
+            error = (status.get("errors") or [{}])[0]
+            _cat, _retry, failure_type, reason, code = self._failure_from_error(
+                WhatsAppApiError.from_meta(error)
+            )
+            values.update(self._outcome_failed(failure_type, reason, code))
+        row.update(values)
+
+    def _write_statuses(self, changed):
+        """One UPDATE for every changed message; guarded by the state read (concurrent writers).
+
+        :return: the messages actually updated, their :data:`STATUS_RETURNED_FIELDS` in the cache
+        """
+        if not changed:
+            return self.browse()
+        rows = SQL(", ").join(
+            SQL(
+                "(%s::int, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::text, %s::int, %s::timestamp)",
+                mid,
+                row["old_state"],
+                row["state"],
+                row["wamid"],
+                row.get("failure_type"),
+                row.get("failure_reason"),
+                row.get("error_code") or 0,
+                row.get("status_date"),
+            )
+            for mid, row in changed.items()
+        )
+        self.env.cr.execute(
+            SQL(
+                """UPDATE whatsapp_message m
+                      SET state = v.state, wamid = COALESCE(m.wamid, v.wamid), next_attempt = NULL,
+                          failure_type = CASE WHEN v.state = m.state AND v.failure_type IS NULL
+                                              THEN m.failure_type ELSE v.failure_type END,
+                          failure_reason = CASE WHEN v.state = m.state AND v.failure_type IS NULL
+                                                THEN m.failure_reason ELSE v.failure_reason END,
+                          error_code = CASE WHEN v.state = m.state AND v.failure_type IS NULL
+                                            THEN m.error_code ELSE v.error_code END,
+                          status_date = COALESCE(v.status_date, m.status_date),
+                          write_date = %s, write_uid = %s
+                     FROM (VALUES %s) AS v(id, old_state, state, wamid, failure_type, failure_reason,
+                                           error_code, status_date)
+                    WHERE m.id = v.id AND m.state = v.old_state
+                RETURNING m.id, %s""",
+                fields.Datetime.now(),
+                self.env.uid,
+                rows,
+                SQL(", ").join(SQL.identifier("m", name) for name in self.STATUS_RETURNED_FIELDS),
+            )
+        )
+        returned = self.env.cr.fetchall()
+        self.invalidate_model()
+        messages = self.browse([row[0] for row in returned])
+        for index, name in enumerate(self.STATUS_RETURNED_FIELDS, start=1):
+            field = self._fields[name]
+            values = [field.convert_to_cache(row[index], messages, validate=False) for row in returned]
+            self.env.cache.update(messages, field, values)
+        return messages
+
+    @api.model
+    def _status_datetime(self, timestamp):
+        try:
+            return datetime.fromtimestamp(int(timestamp), tz=UTC).replace(tzinfo=None)
+        except (TypeError, ValueError, OverflowError, OSError):
+            return None
+
+    # ------------------------------------------------------------
+    # MARKETING STOPS: stopped numbers get no Marketing template; Meta's 131050 records a stop
+    # ------------------------------------------------------------
+
+    def _marketing_stopped(self):
+        """These messages that are Marketing templates to numbers that stopped marketing (one query)."""
+        marketing = self.filtered(lambda m: m.number and m.template_id.category == "marketing")
+        if not marketing:
+            return marketing
+        stopped = self.env["whatsapp.marketing.preference"]._stopped_numbers(marketing.mapped("number"))
+        return marketing.filtered(lambda m: m.number in stopped)
+
+    def _record_marketing_stops(self):
+        """Meta answered 131050 (now or by a failed status): the number stopped marketing messages."""
+        Preference = self.env["whatsapp.marketing.preference"]
+        for message in self.filtered(lambda m: m.error_code == OPT_OUT_CODE and m.number):
+            Preference._set_preference(message.number, "stopped", "error", account=message.account_id)
+
+    # ------------------------------------------------------------
+    # CHATTER AND DISCUSS: status icons, ticks
+    # ------------------------------------------------------------
+
     def _update_notifications(self):
-        """Mirror message states on their chatter notifications (one UPDATE per state) and push them."""
+        """Mirror message states on their chatter notifications (one UPDATE per state) and push them, with
+        the ticks of the messages of WhatsApp chats."""
         with_notif = self.filtered("mail_message_id")
         if not with_notif:
             return
@@ -245,6 +998,7 @@ class WhatsAppMessage(models.Model):
             ["notification_status", "failure_type", "failure_reason"]
         )
         self._notify_chatter()
+        self.filtered(lambda m: m.model == "discuss.channel").mail_message_id._wa_bus_send_status()
 
     def _notify_chatter(self):
         """Push the new status icons to the chatter over the bus (one bus message per author).
@@ -279,56 +1033,212 @@ class WhatsAppMessage(models.Model):
             mail_messages.browse(list(message_ids))._message_notifications_to_store(store)
             partner._bus_send_store(store)
 
-    def _blacklisted_numbers(self):
-        """Numbers of these messages that are in ``phone.blacklist`` (one query)."""
-        return self._blacklisted_among(self.mapped("number"))
+    # ------------------------------------------------------------
+    # INBOUND MESSAGES (webhook ``messages`` > ``messages``)
+    # ------------------------------------------------------------
 
     @api.model
-    def _blacklisted_among(self, numbers):
-        """The E.164 ``numbers`` that are in ``phone.blacklist`` (one query, no access check: senders may
-        send to numbers without reading the blacklist; a search would format every number again)."""
-        numbers = list({number for number in numbers if number})
-        if not numbers:
-            return set()
-        self.env["phone.blacklist"].flush_model(["number", "active"])
-        self.env.cr.execute("SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)", [numbers])
-        return {row[0] for row in self.env.cr.fetchall()}
+    def _receive_inbound(self, account, value):
+        """Store the inbound messages of a ``messages`` change (direction inbound, state received), each
+        parsed once by ``tools/inbound_parser``; mark the messages they quote replied; apply the opt-out /
+        opt-in keywords; show each one in its Discuss chat, oldest first (Meta does not guarantee order).
 
-    def _build_payload(self, media_id=None):
-        """Meta's message object for this message: stored payload + recipient + uuid + header media."""
-        self.ensure_one()
-        payload = copy.deepcopy(self.payload or {})
-        payload["to"] = (self.number or "").lstrip("+")
-        payload["biz_opaque_callback_data"] = self.uuid
-        if media_id and payload.get("type") == "template":
-            kind = (self.header_type or "image").lower()
-            media = {"id": media_id}
-            if kind == "document" and self.header_attachment_id:
-                media["filename"] = self.header_attachment_id.sudo().name  # sudo: name of our own header file
-            template = payload.setdefault("template", {})
-            template["components"] = [
-                {"type": "header", "parameters": [{"type": kind, kind: media}]},
-                *[c for c in template.get("components") or [] if c.get("type") != "header"],
-            ]
-        return payload
-
-    @api.model
-    def _queue_text(self, account, number, body, ignore_blacklist=False, send=True):
-        """Queue a free-form text message (e.g. an opt-out confirmation) and trigger the queue.
-
-        The 24-hour window is the caller's business (a confirmation answers the customer's message).
-
-        :return: the new ``whatsapp.message``
+        :param account: the ``whatsapp.account`` the change came for
+        :param dict value: the change's value (``metadata``, ``contacts``, ``messages``)
+        :return: the new inbound ``whatsapp.message`` records (duplicates from Meta's retries skipped)
         """
-        message = self.create(
-            {
+        items = [m for m in value.get("messages") or [] if isinstance(m, dict) and m.get("id")]
+        known = set(self.search([("wamid", "in", [m["id"] for m in items])]).mapped("wamid"))
+        contacts = value.get("contacts") or []
+        vals_list, parsed_list, seen = [], [], set()
+        for item in items:
+            if item["id"] in known or item["id"] in seen:
+                continue
+            seen.add(item["id"])
+            parsed = parse_message(item, contacts)
+            number = account._phone_format(number="+" + item["from"]) if item.get("from") else False
+            vals = {
+                "direction": "inbound",
+                "state": "received",
                 "account_id": account.id,
-                "number": number,
-                "body": body,
-                "ignore_blacklist": ignore_blacklist,
-                "payload": {"type": "text", "text": {"body": body, "preview_url": False}},
+                "wamid": item["id"],
+                "number": number or item.get("from"),
+                "body": parsed.body,
+                "status_date": self._status_datetime(item.get("timestamp")),
+                "wa_kind": parsed.kind,
+                "payload": item,
+            }
+            if parsed.is_media:
+                vals.update(
+                    media_uid=parsed.media["id"],
+                    media_mimetype=parsed.media["mime_type"],
+                    media_filename=parsed.media["filename"],
+                    media_state="pending",
+                )
+            vals_list.append(vals)
+            parsed_list.append(parsed)
+        inbound = self.create(vals_list)
+        self._mark_replied(items)
+        for message in inbound:
+            message._apply_optout_keywords()
+        if not inbound:
+            return inbound
+        Channel = self.env["discuss.channel"]
+        for parsed, message in sorted(
+            zip(parsed_list, inbound, strict=True), key=lambda pair: (pair[0].timestamp or 0, pair[1].id)
+        ):
+            Channel._whatsapp_receive(message, parsed)
+        if inbound.filtered(lambda m: m.media_state == "pending"):
+            self._wa_schedule_media_cron(asap=True)
+        return inbound
+
+    @api.model
+    def _mark_replied(self, items):
+        """An inbound message quoting one of ours marks it ``replied`` (the highest state).
+
+        :param list items: Meta's message objects
+        """
+        quoted = [
+            i["context"]["id"] for i in items if isinstance(i.get("context"), dict) and i["context"].get("id")
+        ]
+        if quoted:
+            self.search(
+                [
+                    ("wamid", "in", quoted),
+                    ("direction", "=", "outbound"),
+                    ("state", "in", ("sent", "delivered", "read")),
+                ]
+            ).write({"state": "replied"})
+
+    def _apply_optout_keywords(self):
+        """An opt-out keyword of the account (STOP...) blacklists the number and confirms; an opt-in keyword
+        (START...) removes it from the blacklist and confirms.
+
+        Any other message leaves the opt-out as it is (replying is not consenting again).
+        """
+        self.ensure_one()
+        account = self.account_id
+        word = normalise_keyword(self.body)
+        if not word or not self.number:
+            return
+        if word in keyword_set(account.optout_keywords):
+            # sudo: the webhook runs as superuser anyway; phone.blacklist is admin-managed
+            self.env["phone.blacklist"].sudo()._add(
+                [self.number],
+                message=self.env._("Opted out by WhatsApp (%(word)s).", word=html_escape(self.body)),
+            )
+            reply = account.optout_reply
+        elif word in keyword_set(account.optin_keywords):
+            self.env["phone.blacklist"].sudo()._remove(  # sudo: see above
+                [self.number],
+                message=self.env._("Opted in by WhatsApp (%(word)s).", word=html_escape(self.body)),
+            )
+            reply = account.optin_reply
+        else:
+            return
+        if reply:
+            self._queue_text(account, self.number, reply, ignore_blacklist=True)
+
+    # ------------------------------------------------------------
+    # INBOUND MEDIA: downloaded by a queue (never inside the webhook's acknowledgement)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _cron_download_media(self, limit=MEDIA_BATCH):
+        """Download due inbound media (oldest first); failures are retried with backoff."""
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM whatsapp_message
+                    WHERE media_state = 'pending' AND (media_next_attempt IS NULL OR media_next_attempt <= %s)
+                 ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                fields.Datetime.now(),
+                limit,
+            )
+        )
+        messages = self.browse([row[0] for row in self.env.cr.fetchall()])
+        for message in messages:
+            message._wa_download_media()
+        self._wa_schedule_media_cron(asap=len(messages) >= limit)
+        return messages
+
+    def _wa_download_media(self):
+        """Fetch the file of one inbound message and attach it to its chat message."""
+        self.ensure_one()
+        try:
+            client = self.account_id._get_client()
+            info = client.get_media(self.media_uid)
+            data = client.download_media(info["url"])
+        except Exception as error:  # noqa: BLE001 - any failure is retried, then shown on the message
+            attempts = self.media_attempts + 1
+            failed = attempts >= MEDIA_MAX_ATTEMPTS
+            _logger.info(
+                "WhatsApp media %s of message %s: attempt %s failed: %s",
+                self.media_uid,
+                self.id,
+                attempts,
+                error,
+            )
+            self.write(
+                {
+                    "media_attempts": attempts,
+                    "media_error": str(error),
+                    "media_state": "failed" if failed else "pending",
+                    "media_next_attempt": False
+                    if failed
+                    else fields.Datetime.now() + timedelta(minutes=2 ** (attempts - 1)),
+                }
+            )
+            if failed:
+                self._wa_media_update_message()
+            return False
+        mimetype = (info.get("mime_type") or self.media_mimetype or "application/octet-stream").split(";")[0]
+        attachment = self.env["ir.attachment"].create(
+            {
+                "name": self.media_filename or self._wa_media_default_name(mimetype),
+                "raw": data,
+                "mimetype": mimetype,
+                "res_model": "discuss.channel" if self.model == "discuss.channel" else False,
+                "res_id": self.res_id if self.model == "discuss.channel" else False,
             }
         )
-        if send:
-            self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")._trigger()
-        return message
+        self.write(
+            {
+                "media_state": "done",
+                "media_error": False,
+                "media_next_attempt": False,
+                "media_mimetype": mimetype,
+            }
+        )
+        self._wa_media_update_message(attachment)
+        return attachment
+
+    def _wa_media_default_name(self, mimetype):
+        extension = mimetypes.guess_extension(mimetype) or ""
+        if mimetype == "audio/ogg":
+            extension = ".ogg"
+        return f"{self.wa_kind or 'file'}-{self.id}{extension}"
+
+    def _wa_media_update_message(self, attachment=None):
+        """Replace the chat message's placeholder by the file (or by the failure) and push it."""
+        mail_message = self.mail_message_id
+        if not mail_message:
+            return
+        body = self.env["discuss.channel"]._whatsapp_media_body(self, done=bool(attachment))
+        values = {"body": body}
+        if attachment:
+            values["attachment_ids"] = [(4, attachment.id)]
+        mail_message.write(values)
+        channel = self.env["discuss.channel"].browse(mail_message.res_id)
+        if mail_message.model == "discuss.channel" and channel.exists():
+            channel._bus_send_store(
+                mail_message, fields=["body", "attachment_ids"] if attachment else ["body"]
+            )
+
+    @api.model
+    def _wa_schedule_media_cron(self, asap=False):
+        self._trigger_cron_when_due(
+            "whatsapp.ir_cron_whatsapp_media_download",
+            SQL("SELECT MIN(media_next_attempt) FROM whatsapp_message WHERE media_state = 'pending'"),
+            asap=asap,
+        )

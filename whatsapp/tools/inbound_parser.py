@@ -9,6 +9,7 @@ unsupported kind becomes ``kind="unsupported"`` with what came, never an empty r
 This module imports nothing from Odoo so it can be unit-tested with pytest alone.
 """
 
+import unicodedata
 from dataclasses import dataclass, field
 
 #: kinds whose content is a file downloaded later with the media id
@@ -39,6 +40,8 @@ class Inbound:
 
     :ivar kind: one of ``KNOWN_KINDS``
     :ivar text: plain text to show (body, caption, button title...); may be empty for media
+    :ivar body: the text stored on the ``whatsapp.message`` (lists, opt-out keywords): Meta's text, button
+        text, reply title, caption or body, else ``[type]``
     :ivar wa_id: sender's WhatsApp id (digits), ``None`` for a username user without a number
     :ivar bsuid: sender's business-scoped user id (§5.9), when Meta sent one
     :ivar profile_name: sender's WhatsApp profile name
@@ -60,6 +63,7 @@ class Inbound:
     wamid: str
     kind: str
     text: str = ""
+    body: str = ""
     wa_id: str | None = None
     bsuid: str | None = None
     profile_name: str | None = None
@@ -113,6 +117,31 @@ def find_contact(contacts, wa_id=None, bsuid=None):
         if bsuid and contact.get("user_id") == bsuid:
             return contact
     return contacts[0] if len(contacts) == 1 else {}
+
+
+def stored_body(message):
+    """The text stored on the ``whatsapp.message`` of a Meta message object (see :attr:`Inbound.body`)."""
+    kind = message.get("type")
+    if kind == "text":
+        return _dict(message.get("text")).get("body") or ""
+    if kind == "button":
+        return _dict(message.get("button")).get("text") or ""
+    if kind == "interactive":
+        inter = _dict(message.get("interactive"))
+        return _dict(inter.get(inter.get("type") or "")).get("title") or ""
+    payload = _dict(message.get(kind))
+    return payload.get("caption") or payload.get("body") or f"[{kind}]"
+
+
+def normalise_keyword(text):
+    """How an inbound text is compared with opt-out / opt-in keywords: ``" Arrêt! "`` -> ``"arret"``."""
+    text = unicodedata.normalize("NFKD", (text or "").strip().strip(".!").casefold())
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def keyword_set(keywords):
+    """The normalised keywords of a comma-separated list (``"STOP, Arrêt"`` -> ``{"stop", "arret"}``)."""
+    return {normalise_keyword(k) for k in (keywords or "").split(",") if k.strip()}
 
 
 def map_url(latitude, longitude):
@@ -211,6 +240,7 @@ def parse_message(message, contacts=None):
     inbound = Inbound(
         wamid=_str(message.get("id")),
         kind=kind,
+        body=stored_body(message),
         wa_id=wa_id,
         bsuid=bsuid,
         profile_name=_str(profile.get("name")) or None,

@@ -1,6 +1,6 @@
 """Concurrent, rate-limited sending: HTTP only, no ORM, no cursor.
 
-The queue runner (``models/whatsapp_message_queue.py``) prepares every payload in the main thread, then
+The queue runner (``models/whatsapp_message.py``) prepares every payload in the main thread, then
 hands plain ``(key, payload)`` jobs to :func:`send_all`. Worker threads call the Graph client and nothing
 else, so they never touch the ORM, the cursor or the environment. Results come back as
 :class:`SendResult` in job order and the runner writes them in batches.
