@@ -14,11 +14,6 @@ from . import whatsapp_media_cache
 from . import whatsapp_message
 from . import whatsapp_bulk_send
 from . import whatsapp_status_pending
-from . import res_partner_whatsapp
 from . import discuss_channel
 from . import discuss_channel_member
-from . import mail_message_discuss
 from . import whatsapp_marketing_preference
-from . import res_partner_marketing
-from . import res_config_settings_onboarding
-from . import mail_thread_lang

@@ -42,6 +42,10 @@ class MailThread(models.AbstractModel):
     def _whatsapp_send_template(self, template, free_text=None, queue=None, numbers=None):
         """Send an approved template to the WhatsApp number of each record of ``self``.
 
+        Each record gets the approved variant of the template (same Meta name, account and model) in its
+        partner's language when there is one (``whatsapp.template._whatsapp_variants_for_records``), else
+        ``template``; the records are sent by variant, in one batch each.
+
         Numbers come from ``template._get_recipient_number(record)`` (the template's phone field), are
         normalised to E.164 by ``phone_validation`` with the record's country, and checked against
         ``phone.blacklist``. An invalid or blacklisted number gives a failed message; it never blocks
@@ -52,11 +56,36 @@ class MailThread(models.AbstractModel):
             with keys like ``body-2``, ``header-1``, ``button-0`` (as typed in the composer)
         :param queue: ``None`` (default): queue and trigger the queue cron now (asynchronous, any volume);
             ``True``: only queue, the cron's next run sends them; ``False``: send now in this transaction
-            (one or a few records from a button; bulk sends must be queued, see ``whatsapp_message_queue``)
+            (one or a few records from a button; bulk sends must be queued, see ``whatsapp.message``)
         :param dict numbers: optional ``{record id: number}`` overriding the template's phone field
         :return: ``whatsapp.message`` records, one per record in the order of ``self``
         :raise UserError: the template cannot be sent from these records (not approved, other model)
         """
+        if not self:
+            return self._whatsapp_send_template_variant(
+                template, free_text=free_text, queue=queue, numbers=numbers
+            )
+        template.ensure_one()
+        groups = template._whatsapp_variants_for_records(self) if template.status == "approved" else []
+        if len(groups) <= 1:
+            variant = groups[0][0] if groups else template
+            return self._whatsapp_send_template_variant(
+                variant, free_text=free_text, queue=queue, numbers=numbers
+            )
+        by_record = {}
+        for variant, records in groups:
+            messages = records._whatsapp_send_template_variant(
+                variant, free_text=free_text, queue=queue, numbers=numbers
+            )
+            by_record.update(zip(records.ids, messages, strict=True))
+        return (
+            self.env["whatsapp.message"]
+            .concat(*(by_record[record_id] for record_id in self.ids))
+            .with_env(self.env)
+        )
+
+    def _whatsapp_send_template_variant(self, template, free_text=None, queue=None, numbers=None):
+        """:meth:`_whatsapp_send_template` of one template to every record of ``self`` (same parameters)."""
         template.ensure_one()
         if template.status != "approved":
             raise UserError(

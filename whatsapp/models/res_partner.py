@@ -1,8 +1,64 @@
-from odoo import models
+from odoo import api, fields, models
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
+    """Customers met on WhatsApp: found by normalised number (indexed) or business-scoped user id; the fields
+    WhatsApp administrators may use as template variables; a number that stopped marketing messages
+    (``user_preferences``, 131050)."""
+
+    _name = "res.partner"
+    _inherit = ["mail.thread.phone", "res.partner"]
+
+    wa_bsuid = fields.Char(
+        "WhatsApp User ID",
+        index="btree_not_null",
+        copy=False,
+        help="Business-scoped user id given by WhatsApp (it may replace the phone number for username users).",
+    )
+    wa_marketing_stopped = fields.Boolean(
+        "WhatsApp Marketing Stopped",
+        compute="_compute_wa_marketing_stopped",
+        groups="base.group_user",
+        help="The customer stopped marketing messages from the WhatsApp app: Marketing templates are not sent "
+        "to this number; Utility and Authentication templates still are.",
+    )
+    wa_marketing_stopped_date = fields.Datetime(
+        "WhatsApp Marketing Stopped On", compute="_compute_wa_marketing_stopped", groups="base.group_user"
+    )
+
+    def init(self):  # pylint: disable=missing-return
+        super().init()
+        # the inbound lookup is "phone_sanitized = <E.164>": an index, never a scan of every partner
+        self.env.cr.execute(
+            """CREATE INDEX IF NOT EXISTS res_partner_phone_sanitized_wa_idx
+                   ON res_partner (phone_sanitized) WHERE phone_sanitized IS NOT NULL"""
+        )
+
+    def _compute_wa_marketing_stopped(self):
+        numbers = {}
+        for partner in self:
+            numbers[partner.id] = {
+                n
+                for n in (
+                    partner.phone_sanitized,
+                    *(partner._phone_format(fname=f) for f in ("mobile", "phone")),
+                )
+                if n
+            }
+        # sudo: any employee may see that a number stopped marketing; the preference model is WhatsApp-only
+        preferences = (
+            self.env["whatsapp.marketing.preference"]
+            .sudo()
+            .search([("number", "in", list(set().union(*numbers.values()))), ("state", "=", "stopped")])
+        )
+        dates = {p.number: p.date for p in preferences}
+        for partner in self:
+            stopped = [dates[n] for n in numbers[partner.id] if n in dates]
+            partner.wa_marketing_stopped = bool(stopped)
+            partner.wa_marketing_stopped_date = max(stopped) if stopped else False
+
+    def _phone_get_number_fields(self):
+        return ["mobile", "phone"]
 
     def _wa_safe_fields(self):
         return [
@@ -18,3 +74,22 @@ class ResPartner(models.Model):
             "ref",
             "website",
         ]
+
+    @api.model
+    def _wa_find_or_create(self, number=None, bsuid=None, name=None):
+        """The partner writing from ``number`` (E.164) or ``bsuid``; created with the WhatsApp profile name.
+
+        :return: ``res.partner`` (one record)
+        """
+        partner = self.browse()
+        if number:
+            partner = self.search([("phone_sanitized", "=", number)], order="id", limit=1)
+        if not partner and bsuid:
+            partner = self.search([("wa_bsuid", "=", bsuid)], order="id", limit=1)
+        if not partner:
+            return self.create(
+                {"name": name or number or bsuid, "mobile": number or False, "wa_bsuid": bsuid}
+            )
+        if bsuid and partner.wa_bsuid != bsuid:
+            partner.wa_bsuid = bsuid
+        return partner
