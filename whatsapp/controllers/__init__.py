@@ -1,1 +1,1 @@
-from . import fast_lane, main, onboarding, webhook
+from . import fast_lane, main, webhook

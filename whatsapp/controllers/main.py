@@ -31,18 +31,21 @@ class WhatsAppWebhookController(Controller):
             return reply(request, 500)
 
     def _webhook_verify(self):
-        """Subscription handshake: echo ``hub.challenge`` when ``hub.verify_token`` is an active account's."""
+        """Subscription handshake: echo ``hub.challenge`` when ``hub.verify_token`` is an active account's, and
+        record on that account that Meta verified the callback URL."""
         args = request.httprequest.args
         token = args.get("hub.verify_token", "")
         if args.get("hub.mode") != "subscribe" or not token:
             return reply(request, 403)
         # sudo: Meta has no Odoo session; the verify tokens are admin-only fields, compared here only.
         accounts = request.env["whatsapp.account"].sudo().search([])
-        if not any(
-            hmac.compare_digest(token.encode(), (acc.webhook_verify_token or "").encode()) for acc in accounts
-        ):
+        verified = accounts.filtered(
+            lambda acc: hmac.compare_digest(token.encode(), (acc.webhook_verify_token or "").encode())
+        )
+        if not verified:
             _logger.warning("WhatsApp webhook: verification refused (unknown verify token)")
             return reply(request, 403)
+        verified._on_webhook_verified()  # the onboarding checklist's "webhook verified" step
         return request.make_response(args.get("hub.challenge", ""), headers=[("Content-Type", "text/plain")])
 
     def _webhook_receive(self):
