@@ -15,6 +15,35 @@ CRON_BATCH = 200  # events processed per cron run
 FIRST_DISPATCH_GRACE = timedelta(minutes=2)  # the request dispatches new events itself; the cron is the net
 RETENTION_DAYS = 30  # done/ignored events are vacuumed after this
 
+#: Webhook ``field`` -> the ``whatsapp.account`` method handling its changes, called ``(value, event)`` on the
+#: account the change was routed to (by phone number for ``messages``, by WABA for the others). Fields:
+#: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components and
+#: https://developers.facebook.com/docs/graph-api/webhooks/reference/whatsapp-business-account/
+WEBHOOK_HANDLERS = {
+    "messages": "_webhook_messages",
+    "account_update": "_webhook_account_update",
+    "phone_number_quality_update": "_webhook_phone_number_quality_update",
+    "phone_number_name_update": "_webhook_phone_number_name_update",
+    "user_preferences": "_webhook_user_preferences",
+    "message_template_status_update": "_webhook_message_template_status_update",
+    "message_template_quality_update": "_webhook_message_template_quality_update",
+    "message_template_components_update": "_webhook_message_template_components_update",
+    "template_category_update": "_webhook_template_category_update",
+}
+#: Fields Meta may send (when the app subscribed to them) that this version deliberately leaves alone: stored
+#: as ``ignored`` without a log line. Any other field is logged, then stored as ``ignored`` too.
+IGNORED_FIELDS = frozenset(
+    {
+        "account_alerts",  # Meta's alerts are shown in WhatsApp Manager
+        "account_review_update",  # the review of the WABA: its outcome arrives as account_update
+        "business_capability_update",  # the messaging limit arrives as phone_number_quality_update
+        "security",  # two-step verification PIN changes, made in WhatsApp Manager
+        "smb_message_echoes",  # coexistence numbers (WhatsApp Business app): not supported
+        "history",  # coexistence numbers (WhatsApp Business app): not supported
+        "flows",  # WhatsApp Flows are not supported
+    }
+)
+
 
 def canonical_json(value):
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
@@ -30,9 +59,10 @@ class WhatsAppWebhookEvent(models.Model):
     """Durable inbox of verified webhook changes.
 
     The controller stores every change of a signed payload here (one statement, duplicates ignored through
-    the unique ``dedupe_key``), commits, then dispatches: a change with ``field == "x"`` is handled by
-    ``account._webhook_x(value, event)``. A handler that raises leaves the event ``failed`` with its error;
-    the cron retries it with exponential backoff, an administrator can reprocess it by hand.
+    the unique ``dedupe_key``), commits, then dispatches: a change is handled by the account method that
+    :data:`WEBHOOK_HANDLERS` names for its ``field``, ``account.<method>(value, event)``. A handler that
+    raises leaves the event ``failed`` with its error; the cron retries it with exponential backoff, an
+    administrator can reprocess it by hand.
     """
 
     _name = "whatsapp.webhook.event"
@@ -97,7 +127,7 @@ class WhatsAppWebhookEvent(models.Model):
         for account_id, field, value, entry_uid, entry_time in changes:
             value_json = canonical_json(value)
             if dispatch:  # committed with the handlers' effects, or not at all
-                state = "done" if account_id and self._handler_name(field) else "ignored"
+                state = "done" if account_id and field in WEBHOOK_HANDLERS else "ignored"
                 attempts, next_attempt = 1, None
             else:
                 state, attempts, next_attempt = "pending", 0, now + FIRST_DISPATCH_GRACE
@@ -143,9 +173,12 @@ class WhatsAppWebhookEvent(models.Model):
 
     @api.model
     def _handler_name(self, field):
-        """Name of the ``whatsapp.account`` method handling ``field`` changes, or None."""
-        name = "_webhook_" + field
-        return name if field.isidentifier() and hasattr(self.env.registry["whatsapp.account"], name) else None
+        """Name of the ``whatsapp.account`` method handling ``field`` changes (:data:`WEBHOOK_HANDLERS`), or
+        None; a field neither handled nor in :data:`IGNORED_FIELDS` is logged."""
+        name = WEBHOOK_HANDLERS.get(field)
+        if name is None and field not in IGNORED_FIELDS:
+            _logger.info("WhatsApp webhook: field %r is not handled by this version, ignored", field)
+        return name
 
     @api.model
     def _get_handler(self, account_id, field):
@@ -186,7 +219,10 @@ class WhatsAppWebhookEvent(models.Model):
         for event_id, account_id, field, value, attempts in rows:
             handler = self._get_handler(account_id, field)
             if handler is None:
-                _logger.info("WhatsApp webhook event %s: no handler for field %r, ignored", event_id, field)
+                if not account_id and field in WEBHOOK_HANDLERS:
+                    _logger.info(
+                        "WhatsApp webhook event %s: no account for field %r, ignored", event_id, field
+                    )
                 outcome["ignored"].append(event_id)
                 continue
             try:
