@@ -12,8 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from _whatsapp_tools import graph_api, meta_errors
-from _whatsapp_tools.graph_api import GraphClient, LoopbackOnlyError, WhatsAppApiError
+from _whatsapp_tools import graph_api, graph_transport, meta_errors
+from _whatsapp_tools.graph_api import GraphClient
+from _whatsapp_tools.graph_errors import LoopbackOnlyError, WhatsAppApiError
 
 TOKEN = "EAAG-secret-token-0123456789"
 PNID, WABA, APP = "1000001", "2000001", "3000001"
@@ -139,7 +140,7 @@ def multipart(req):
 
 def test_clients_share_one_pooled_session():
     one, two = GraphClient(token="a"), GraphClient(token="b", base_url="http://127.0.0.1:1")
-    assert one.session is two.session is graph_api.get_session()
+    assert one.session is two.session is graph_transport.get_session()
     adapter = one.session.get_adapter("https://graph.facebook.com")
     assert adapter._pool_maxsize >= 64
     assert adapter.max_retries.total == 0
@@ -626,7 +627,7 @@ def test_token_never_in_messages_reprs_or_logs(meta, client, caplog):
     ],
 )
 def test_is_loopback_url(url, allowed):
-    assert graph_api.is_loopback_url(url) is allowed
+    assert graph_transport.is_loopback_url(url) is allowed
 
 
 def test_only_loopback_refuses_meta_without_network(monkeypatch):

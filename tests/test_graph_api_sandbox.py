@@ -8,7 +8,8 @@ import pathlib
 import sys
 
 import pytest
-from _whatsapp_tools.graph_api import GraphClient, WhatsAppApiError
+from _whatsapp_tools.graph_api import GraphClient
+from _whatsapp_tools.graph_errors import WhatsAppApiError
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 try:

@@ -1,7 +1,7 @@
-"""The one table mapping Meta error codes to failure categories (cloud-api-facts.md §6)."""
+"""The one table mapping Meta error codes to failure categories (whatsapp/tools/meta_errors.py)."""
 
 import pytest
-from _whatsapp_tools.graph_api import WhatsAppApiError
+from _whatsapp_tools.graph_errors import WhatsAppApiError
 from _whatsapp_tools.meta_errors import (
     CATEGORIES,
     META_ERRORS,

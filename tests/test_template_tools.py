@@ -1,6 +1,7 @@
 """Unit tests of whatsapp/tools/template_tools.py (no Odoo)."""
 
 import pytest
+from _whatsapp_tools import template_payloads, template_rules
 from _whatsapp_tools import template_tools as tt
 
 
@@ -22,7 +23,7 @@ def codes(issues):
 def test_meta_name_slug(name, slug):
     assert tt.meta_name_slug(name) == slug
     if slug:
-        assert tt.check_name(slug) == []
+        assert template_rules.check_name(slug) == []
 
 
 @pytest.mark.parametrize(
@@ -37,7 +38,7 @@ def test_meta_name_slug(name, slug):
     ],
 )
 def test_check_name(name, code):
-    assert [i.code for i in tt.check_name(name)] == ([code] if code else [])
+    assert [i.code for i in template_rules.check_name(name)] == ([code] if code else [])
 
 
 @pytest.mark.parametrize(
@@ -72,23 +73,31 @@ def test_meta_lang_from_odoo(lang, code):
     ],
 )
 def test_check_placeholders_body(body, expected):
-    assert [i.code for i in tt.check_placeholders(body, "body", edges_allowed=False)] == expected
+    assert [i.code for i in template_rules.check_placeholders(body, "body", edges_allowed=False)] == expected
 
 
 def test_check_texts():
-    assert codes(tt.check_texts("none", False, "", False)) == [("body", "body_required")]
-    assert codes(tt.check_texts("none", False, "a" * 1025, False)) == [("body", "too_long")]
-    assert codes(tt.check_texts("text", "", "ok", False)) == [("header_text", "header_text_required")]
-    assert codes(tt.check_texts("text", "h" * 61, "ok", False)) == [("header_text", "too_long")]
-    assert codes(tt.check_texts("text", "Order {{1}} {{2}}", "ok", False)) == [
+    assert codes(template_rules.check_texts("none", False, "", False)) == [("body", "body_required")]
+    assert codes(template_rules.check_texts("none", False, "a" * 1025, False)) == [("body", "too_long")]
+    assert codes(template_rules.check_texts("text", "", "ok", False)) == [
+        ("header_text", "header_text_required")
+    ]
+    assert codes(template_rules.check_texts("text", "h" * 61, "ok", False)) == [("header_text", "too_long")]
+    assert codes(template_rules.check_texts("text", "Order {{1}} {{2}}", "ok", False)) == [
         ("header_text", "placeholder_too_many"),
         ("header_text", "placeholder_adjacent"),
     ]
-    assert codes(tt.check_texts("text", "Order {{2}}", "ok", False)) == [("header_text", "placeholder_gap")]
-    assert codes(tt.check_texts("text", "Order\nnow", "ok", False)) == [("header_text", "header_newline")]
-    assert codes(tt.check_texts("none", False, "ok", "f" * 61)) == [("footer", "too_long")]
-    assert codes(tt.check_texts("none", False, "ok", "Hi {{1}}")) == [("footer", "footer_placeholder")]
-    assert tt.check_texts("text", "Order {{1}}", "Hi {{1}}, bye.", "Thanks") == []
+    assert codes(template_rules.check_texts("text", "Order {{2}}", "ok", False)) == [
+        ("header_text", "placeholder_gap")
+    ]
+    assert codes(template_rules.check_texts("text", "Order\nnow", "ok", False)) == [
+        ("header_text", "header_newline")
+    ]
+    assert codes(template_rules.check_texts("none", False, "ok", "f" * 61)) == [("footer", "too_long")]
+    assert codes(template_rules.check_texts("none", False, "ok", "Hi {{1}}")) == [
+        ("footer", "footer_placeholder")
+    ]
+    assert template_rules.check_texts("text", "Order {{1}}", "Hi {{1}}, bye.", "Thanks") == []
 
 
 @pytest.mark.parametrize(
@@ -105,7 +114,7 @@ def test_check_texts():
     ],
 )
 def test_check_header_media(htype, mimetype, size, expected):
-    assert [i.code for i in tt.check_header_media(htype, mimetype, size)] == expected
+    assert [i.code for i in template_rules.check_header_media(htype, mimetype, size)] == expected
 
 
 def _btn(kind, name="Btn", **kw):
@@ -184,13 +193,13 @@ def _btn(kind, name="Btn", **kw):
     ],
 )
 def test_check_buttons(buttons, expected):
-    assert [i.code for i in tt.check_buttons(buttons)] == expected
+    assert [i.code for i in template_rules.check_buttons(buttons)] == expected
 
 
 def test_normalize_phone():
-    assert tt.normalize_phone("+32 470 12 34 56") == "+32470123456"
-    assert tt.normalize_phone("0470123456") is None
-    assert tt.normalize_phone(False) is None
+    assert template_rules.normalize_phone("+32 470 12 34 56") == "+32470123456"
+    assert template_rules.normalize_phone("0470123456") is None
+    assert template_rules.normalize_phone(False) is None
 
 
 @pytest.mark.parametrize(
@@ -215,7 +224,7 @@ def test_fill_placeholders():
 
 
 def test_build_create_payload_all_components():
-    payload = tt.build_create_payload(
+    payload = template_payloads.build_create_payload(
         "order_shipped",
         "en_US",
         "utility",
@@ -279,7 +288,7 @@ def test_build_create_payload_all_components():
 
 @pytest.mark.parametrize("htype", ["image", "video", "document"])
 def test_build_create_payload_media(htype):
-    payload = tt.build_create_payload(
+    payload = template_payloads.build_create_payload(
         "n", "en", "marketing", "Hello", [], header={"type": htype, "handle": "4::aW"}
     )
     assert payload["components"][0] == {
@@ -291,7 +300,7 @@ def test_build_create_payload_media(htype):
 
 
 def test_build_update_payload_has_no_name():
-    payload = tt.build_create_payload(
+    payload = template_payloads.build_create_payload(
         "n",
         "en",
         "marketing",
@@ -305,7 +314,7 @@ def test_build_update_payload_has_no_name():
 
 
 def test_parse_meta_template():
-    values = tt.parse_meta_template(
+    values = template_payloads.parse_meta_template(
         {
             "id": "123",
             "name": "promo",

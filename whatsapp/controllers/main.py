@@ -19,7 +19,7 @@ class WhatsAppWebhookController(Controller):
         readonly=False,  # auth="none" routes are read-only by default; this one writes the inbox
     )
     def whatsapp_webhook(self, **kwargs):
-        """One callback URL for every account (Meta facts §5)."""
+        """One callback URL for every account (https://developers.facebook.com/docs/whatsapp/cloud-api/guides/set-up-webhooks)."""
         try:
             if request.httprequest.method == "GET":
                 # the rare handshake runs as the public user, as an auth="public" route would

@@ -29,11 +29,11 @@ from odoo.exceptions import UserError
 from odoo.tools import html2plaintext, plaintext2html
 
 from ..tools import outbound_split
-from ..tools.graph_api import WhatsAppApiError
+from ..tools.graph_errors import WhatsAppApiError
 
 _logger = logging.getLogger(__name__)
 
-#: Meta's customer-service window (cloud-api-facts.md §8)
+#: Meta's customer service window (https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows)
 WINDOW = timedelta(hours=24)
 #: after this, a template no longer routes its answer and a conversation is no longer "running"
 ROUTING_WINDOW = timedelta(days=15)

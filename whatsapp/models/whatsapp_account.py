@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 
 from odoo import _lt, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
-from odoo.modules import module
-from odoo.tools import config
 
-from ..tools.graph_api import GraphClient, WhatsAppApiError
+from ..tools.graph_api import GraphClient
+from ..tools.graph_errors import WhatsAppApiError
 from ..tools.inbound_parser import digits
+from ..tools.runtime import in_tests
 
 _logger = logging.getLogger(__name__)
 
@@ -24,7 +24,8 @@ DEFAULT_API_VERSION = "v23.0"
 DEFAULT_API_BASE_URL = "https://graph.facebook.com"
 WEBHOOK_ROUTE = "/whatsapp/webhook"
 
-# Meta error codes of a connection test -> actionable message (Meta facts §6; codes 200-299 are permissions).
+# Meta error codes of a connection test -> actionable message (codes 200-299 are permissions):
+# https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
 CONNECTION_ERRORS = {
     "auth": _lt(
         "The access token is expired or invalid (Meta error %(code)s). Replace the temporary token with a "
@@ -51,7 +52,8 @@ DEFAULT_OPTOUT_KEYWORDS = (
 )
 DEFAULT_OPTIN_KEYWORDS = "START, UNSTOP, SUBSCRIBE, YES, DEMARRER, DÉMARRER, ALTA"
 
-#: fields asked by the daily refresh (``messaging_limit_tier`` is deprecated, §2)
+#: fields asked by the daily refresh (``messaging_limit_tier`` is deprecated), see ``PhoneNumber`` in
+#: meta_sandbox/spec/business-messaging-api_v23.0.yaml
 HEALTH_FIELDS = (
     "verified_name,display_phone_number,quality_rating,name_status,platform_type,throughput,"
     "whatsapp_business_manager_messaging_limit"
@@ -81,7 +83,7 @@ THROUGHPUT_LEVELS = [
     ("coexistence", "Coexistence (20 messages/s)"),
     ("not_applicable", "Not Applicable"),
 ]
-#: throughput level -> messages per second at Meta (§7.1)
+#: throughput level -> messages per second at Meta (https://developers.facebook.com/docs/whatsapp/cloud-api/overview#throughput)
 LEVEL_MPS = {"standard": 80, "high": 1000, "coexistence": 20}
 DEFAULT_MPS = 80
 NAME_STATUSES = [
@@ -113,11 +115,6 @@ DROP_MESSAGES = {
 #: ``user_preferences[].category`` of marketing messages, and its values
 MARKETING_CATEGORY = "marketing_messages"
 PREFERENCE_STATES = {"stop": "stopped", "resume": "resumed"}
-
-
-def _in_tests():
-    """True while Odoo runs tests: no request may then leave the machine."""
-    return bool(module.current_test or config["test_enable"])
 
 
 class WhatsAppAccount(models.Model):
@@ -449,7 +446,7 @@ class WhatsAppAccount(models.Model):
         self.write({"webhook_verified_at": fields.Datetime.now()})
 
     def button_sync_whatsapp_template(self):
-        """Seed: Sync Templates. Creates what is missing, updates what exists (every page of Meta's list)."""
+        """Sync Templates: creates what is missing, updates what exists (every page of Meta's list)."""
         self.ensure_one()
         try:
             datas = self._get_client().list_templates()
@@ -490,7 +487,7 @@ class WhatsAppAccount(models.Model):
             phone_number_id=account.phone_uid,
             waba_id=account.account_uid,
             app_id=account.app_uid,
-            only_loopback=_in_tests(),
+            only_loopback=in_tests(),
         )
 
     def _get_admin_partners(self):
@@ -578,7 +575,7 @@ class WhatsAppAccount(models.Model):
         throughput = phone_info.get("throughput")
         level = throughput.get("level") if isinstance(throughput, dict) else throughput
         if phone_info.get("is_on_biz_app") is True:
-            vals["throughput_level"] = "coexistence"  # fixed 20 mps next to the WhatsApp Business app (§7.1)
+            vals["throughput_level"] = "coexistence"  # fixed 20 mps next to the WhatsApp Business app
         elif level:
             vals["throughput_level"] = {"STANDARD": "standard", "HIGH": "high"}.get(
                 str(level).upper(), "not_applicable"

@@ -44,7 +44,6 @@ import copy
 import logging
 import mimetypes
 import random
-import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -57,8 +56,9 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL, create_index, html_escape
 
 from ..tools import meta_errors, meta_status, outbound_split
-from ..tools.graph_api import WhatsAppApiError
+from ..tools.graph_errors import WhatsAppApiError
 from ..tools.inbound_parser import MEDIA_KINDS, keyword_set, normalise_keyword, parse_contacts, parse_message
+from ..tools.runtime import in_tests
 from ..tools.sender import send_all
 
 _logger = logging.getLogger(__name__)
@@ -82,11 +82,8 @@ _NEVER_SENT = ("ConnectTimeout", "NewConnectionError", "Connection refused", "Lo
 #: inbound media downloads: attempts before giving up, messages per cron run
 MEDIA_MAX_ATTEMPTS = 6
 MEDIA_BATCH = 50
-OPT_OUT_CODE = 131050  # the user stopped marketing messages (cloud-api-facts.md §6)
-
-
-def _testing():
-    return getattr(threading.current_thread(), "testing", False)
+#: the user stopped marketing messages (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes)
+OPT_OUT_CODE = 131050
 
 
 class WhatsAppMessage(models.Model):
@@ -389,7 +386,7 @@ class WhatsAppMessage(models.Model):
         :param auto_commit: commit claims and results (always off while tests run)
         :param time_budget: seconds after which the run stops and re-triggers itself
         """
-        auto_commit = auto_commit and not _testing()
+        auto_commit = auto_commit and not in_tests()
         started = time.monotonic()
         expanded = self.env["whatsapp.bulk.send"]._expand_queued(
             account_ids=account_ids, auto_commit=auto_commit, deadline=started + time_budget
@@ -414,7 +411,7 @@ class WhatsAppMessage(models.Model):
 
     def _send_batch_for_account(self, account, auto_commit=False):
         """``send()`` helper: claim these messages (if still queued and due) and send them."""
-        auto_commit = auto_commit and not _testing()
+        auto_commit = auto_commit and not in_tests()
         if account.queue_paused:
             return
         batch = self._claim(account, ids=self.ids, auto_commit=auto_commit)
@@ -625,7 +622,7 @@ class WhatsAppMessage(models.Model):
         failure_type = self.FAILURE_TYPE_BY_CATEGORY.get(category, "unknown")
         message = getattr(error, "message", None) or str(error)
         reason = f"({code}) {message}" if code else message
-        return category, retry, failure_type, reason, meta_errors._as_int(code) or 0
+        return category, retry, failure_type, reason, meta_errors.as_int(code) or 0
 
     @api.model
     def _outcome_failed(self, failure_type, reason, code=0):

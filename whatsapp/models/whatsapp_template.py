@@ -18,8 +18,9 @@ from odoo import _lt, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.safe_eval import safe_eval, time
 
+from ..tools import template_payloads, template_rules
 from ..tools import template_tools as tt
-from ..tools.graph_api import WhatsAppApiError
+from ..tools.graph_errors import WhatsAppApiError
 
 _logger = logging.getLogger(__name__)
 
@@ -356,10 +357,12 @@ class WhatsAppTemplate(models.Model):
         self.ensure_one()
         keys = []
         if self.header_type == "text":
-            keys += [("header", n, None) for n in sorted(set(tt.parse_placeholders(self.header_text)))]
+            keys += [
+                ("header", n, None) for n in sorted(set(template_rules.parse_placeholders(self.header_text)))
+            ]
         elif self.header_type == "location":
-            keys += [("location", n, None) for n in range(1, len(tt.LOCATION_PARTS) + 1)]
-        keys += [("body", n, None) for n in sorted(set(tt.parse_placeholders(self.body)))]
+            keys += [("location", n, None) for n in range(1, len(template_rules.LOCATION_PARTS) + 1)]
+        keys += [("body", n, None) for n in sorted(set(template_rules.parse_placeholders(self.body)))]
         for button in self.button_ids:
             if button.button_type == "url" and button.url_type == "dynamic":
                 keys.append(("button", 1, button))
@@ -520,12 +523,14 @@ class WhatsAppTemplate(models.Model):
     def _get_content_issues(self):
         """Issues of the content that Meta would reject (names, texts, buttons, header file)."""
         self.ensure_one()
-        issues = tt.check_name(self.template_name)
-        issues += tt.check_texts(self.header_type, self.header_text, self.body, self.footer)
-        issues += tt.check_buttons([button._to_rule_dict() for button in self.button_ids])
-        if self.header_type in tt.HEADER_MEDIA_RULES:
+        issues = template_rules.check_name(self.template_name)
+        issues += template_rules.check_texts(self.header_type, self.header_text, self.body, self.footer)
+        issues += template_rules.check_buttons([button._to_rule_dict() for button in self.button_ids])
+        if self.header_type in template_rules.HEADER_MEDIA_RULES:
             for attachment in self.header_attachment_ids:
-                issues += tt.check_header_media(self.header_type, attachment.mimetype, attachment.file_size)
+                issues += template_rules.check_header_media(
+                    self.header_type, attachment.mimetype, attachment.file_size
+                )
         return issues
 
     @api.constrains("template_name", "header_type", "header_text", "body", "footer", "button_ids", "status")
@@ -545,10 +550,10 @@ class WhatsAppTemplate(models.Model):
                         field=self._fields["header_attachment_ids"].string,
                     )
                 )
-            if template.header_type in tt.HEADER_MEDIA_RULES:
+            if template.header_type in template_rules.HEADER_MEDIA_RULES:
                 issues = []
                 for attachment in template.header_attachment_ids:
-                    issues += tt.check_header_media(
+                    issues += template_rules.check_header_media(
                         template.header_type, attachment.mimetype, attachment.file_size
                     )
                 template._raise_issues(issues)
@@ -742,7 +747,7 @@ class WhatsAppTemplate(models.Model):
         read with the sender's rights: one may only send a file one may read.
         """
         self.ensure_one()
-        if self.header_type not in tt.HEADER_MEDIA_RULES:
+        if self.header_type not in template_rules.HEADER_MEDIA_RULES:
             return None
         attachment_id = self.env.context.get("whatsapp_header_attachment_id")
         if attachment_id:
@@ -1067,17 +1072,19 @@ class WhatsAppTemplate(models.Model):
         header = None
         if self.header_type == "text":
             header = {"type": "text", "text": self.header_text, "example": samples.get(("header", 1))}
-            if not tt.parse_placeholders(self.header_text):
+            if not template_rules.parse_placeholders(self.header_text):
                 header.pop("example")
         elif self.header_type == "location":
             header = {"type": "location"}
-        elif self.header_type in tt.HEADER_MEDIA_RULES:
+        elif self.header_type in template_rules.HEADER_MEDIA_RULES:
             if header_handle is None:
                 data, mimetype, filename = self._get_header_sample()
                 client = client or self.account_id._get_client()
                 header_handle = client.resumable_upload(data, mimetype, filename)
             header = {"type": self.header_type, "handle": header_handle}
-        body_examples = [samples.get(("body", n), "") for n in sorted(set(tt.parse_placeholders(self.body)))]
+        body_examples = [
+            samples.get(("body", n), "") for n in sorted(set(template_rules.parse_placeholders(self.body)))
+        ]
         buttons = []
         button_samples = {
             v.button_id: v.demo_value or "" for v in self.variable_ids if v.line_type == "button"
@@ -1091,7 +1098,7 @@ class WhatsAppTemplate(models.Model):
             elif button.url_type == "tracked":
                 values["example"] = values["tracker_host"].rstrip("/") + "/r/sample"
             buttons.append(values)
-        return tt.build_create_payload(
+        return template_payloads.build_create_payload(
             self.template_name,
             self.lang_code,
             self.category,
@@ -1123,7 +1130,7 @@ class WhatsAppTemplate(models.Model):
     # ------------------------------------------------------------
 
     def button_sync_template(self):
-        """Update this template from Meta (seed: Sync Template)."""
+        """Sync Template: update this template from Meta."""
         self.ensure_one()
         client = self.account_id._get_client()
         try:
@@ -1144,14 +1151,14 @@ class WhatsAppTemplate(models.Model):
                     name=self.template_name,
                 )
             )
-        self._apply_meta_data(tt.parse_meta_template(datas[0]))
+        self._apply_meta_data(template_payloads.parse_meta_template(datas[0]))
         return self._notify(self.env._("Template synchronized."), reload=True)
 
     @api.model
     def _sync_from_meta(self, account, datas):
         """Create or update the templates of ``account`` from Meta's list. :return: (created, updated, skipped)"""
         Template = self.with_context(active_test=False, whatsapp_template_sync=True)
-        parsed = [tt.parse_meta_template(data) for data in datas]
+        parsed = [template_payloads.parse_meta_template(data) for data in datas]
         existing = Template.search(
             [("account_id", "=", account.id), ("meta_uid", "in", [values["meta_uid"] for values in parsed])]
         )
@@ -1342,7 +1349,7 @@ class WhatsAppTemplate(models.Model):
             vals["footer"] = value["message_template_footer"] or False
         if "message_template_buttons" in value:
             buttons = [
-                tt.parse_meta_button(
+                template_payloads.parse_meta_button(
                     {
                         "type": button.get("message_template_button_type"),
                         "text": button.get("message_template_button_text"),

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..tools import template_tools as tt
+from ..tools import template_rules
 
 
 class WhatsAppTemplateButton(models.Model):
@@ -52,7 +52,7 @@ class WhatsAppTemplateButton(models.Model):
     @api.model
     def _normalize_vals(self, vals):
         if vals.get("call_number"):
-            vals["call_number"] = tt.normalize_phone(vals["call_number"]) or vals["call_number"]
+            vals["call_number"] = template_rules.normalize_phone(vals["call_number"]) or vals["call_number"]
         if vals.get("url_type") in ("static", "tracked") and vals.get("website_url"):
             vals["website_url"] = vals["website_url"].strip()
 

@@ -2,7 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import format_amount, format_date, format_datetime
 
-from ..tools import template_tools as tt
+from ..tools import template_rules
 
 LINE_TYPES = [("header", "Header"), ("location", "Location"), ("body", "Body"), ("button", "Button")]
 LINE_ORDER = {"header": 0, "location": 1, "body": 2, "button": 3}
@@ -80,7 +80,9 @@ class WhatsAppTemplateVariable(models.Model):
         return self.env[self.model]._description if self.model in self.env else self.model
 
     def _location_part(self):
-        return tt.LOCATION_PARTS[min(max(self.position, 1), len(tt.LOCATION_PARTS)) - 1]
+        return template_rules.LOCATION_PARTS[
+            min(max(self.position, 1), len(template_rules.LOCATION_PARTS)) - 1
+        ]
 
     def _match_key(self):
         return (self.line_type, self.position, self.button_id or None)
@@ -162,11 +164,6 @@ class WhatsAppTemplateVariable(models.Model):
         else:
             value = self._read_path(record, self.field_name, checked=checked)
         return str(value) if value not in (None, False, "") else EMPTY_VALUE
-
-    def _get_sample(self):
-        """The sample value (Meta example and preview)."""
-        self.ensure_one()
-        return self.demo_value or ""
 
     def _check_path_access(self, records):
         """Check the sender's rights at every hop of the field path for all ``records`` at once (one rule

@@ -23,7 +23,8 @@ from odoo.addons.mail.tests.common import mail_new_test_user
 from odoo.tests import HttpCase, TransactionCase
 
 from ..controllers.webhook import REPLIES
-from ..tools.graph_api import GraphClient, WhatsAppApiError
+from ..tools.graph_api import GraphClient
+from ..tools.graph_errors import WhatsAppApiError
 
 SANDBOX_PHONE_UID = "1000001"
 SANDBOX_WABA_UID = "2000001"

@@ -11,7 +11,7 @@ T0 = datetime(2026, 3, 2, 9, 0, 0)
 
 @tagged("whatsapp", "post_install", "-at_install")
 class TestDiscussRouting(WhatsAppDiscussCase):
-    """The 15-day routing of both flows and the notification rules (seed: "Notifications")."""
+    """The 15-day routing of both flows and the notification rules (see ``discuss_channel.py``)."""
 
     @classmethod
     def setUpClass(cls):

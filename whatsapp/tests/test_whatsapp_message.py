@@ -5,7 +5,7 @@ from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged, users
 
-from ..tools.graph_api import WhatsAppApiError
+from ..tools.graph_errors import WhatsAppApiError
 from .common_messages import WhatsAppMessageCase
 
 

@@ -128,7 +128,7 @@ class TestWhatsAppTemplateSandbox(WhatsAppTemplateCase):
     def test_submit_creates_on_meta(self):
         template = self._draft()
         template.with_user(self.user_wa_admin).button_submit_template()
-        self.assertEqual(template.status, "pending", "seed: the status becomes Pending")
+        self.assertEqual(template.status, "pending", "the status becomes Pending")
         self.assertTrue(template.meta_uid)
         remote = self._sandbox_template(template)
         self.assertEqual(remote["name"], "welcome_offer")

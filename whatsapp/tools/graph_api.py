@@ -5,35 +5,22 @@ and is testable without a database. Every HTTP call goes through :meth:`GraphCli
 on one pooled :class:`requests.Session` per process shared by all clients and threads.
 
 This module names Meta's endpoints; the transport (session pool, loopback guard, ``_request`` and
-response handling) lives in ``graph_transport.py``, the errors in ``graph_errors.py``. Callers import
-everything from here.
+response handling) lives in ``graph_transport.py``, the errors in ``graph_errors.py``.
 """
 
-from .graph_errors import LoopbackOnlyError, WhatsAppApiError
+from .graph_errors import WhatsAppApiError
 from .graph_transport import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
     DEFAULT_VERSION,
     MAX_DOWNLOAD_BYTES,
     GraphTransport,
-    get_session,
-    is_loopback_url,
 )
-
-__all__ = [
-    "PHONE_NUMBER_FIELDS",
-    "TEMPLATE_FIELDS",
-    "GraphClient",
-    "LoopbackOnlyError",
-    "WhatsAppApiError",
-    "get_session",
-    "is_loopback_url",
-]
 
 PHONE_NUMBER_FIELDS = (
     "verified_name,display_phone_number,quality_rating,code_verification_status,name_status,"
     "platform_type,throughput,is_official_business_account,account_mode,"
-    # insight: the messaging limit for account health (messaging_limit_tier is deprecated, facts §2)
+    # the messaging limit for account health (messaging_limit_tier is deprecated)
     "whatsapp_business_manager_messaging_limit"
 )
 TEMPLATE_FIELDS = "id,name,language,status,category,components,parameter_format,quality_score,rejected_reason"

@@ -4,7 +4,7 @@ A :class:`WhatsAppApiError` carries Meta's code, subcode, message and trace id, 
 ``meta_errors``' table. Callers import it from ``graph_api``.
 """
 
-from .meta_errors import classify, hint
+from .meta_errors import as_int, classify, hint
 
 
 class WhatsAppApiError(Exception):
@@ -35,8 +35,8 @@ class WhatsAppApiError(Exception):
     ):
         self.message = message or ""
         self.http_status = http_status
-        self.code = _as_int(code)
-        self.subcode = _as_int(subcode)
+        self.code = as_int(code)
+        self.subcode = as_int(subcode)
         self.title = title or ""
         self.fbtrace_id = fbtrace_id or ""
         self.details = details or ""
@@ -98,10 +98,3 @@ def _mask(text, token):
         return text
     text = str(text)
     return text.replace(token, "***") if token and len(token) >= 4 else text
-
-
-def _as_int(value):
-    try:
-        return int(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None

@@ -18,7 +18,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar
 
-from .graph_errors import LoopbackOnlyError, WhatsAppApiError, _as_int, _mask
+from .graph_errors import LoopbackOnlyError, WhatsAppApiError, _mask
+from .meta_errors import as_int
 
 # The client logs under one name, ``...tools.graph_api``: log handlers and tests' mute_logger target it.
 _logger = logging.getLogger(__name__.rpartition(".")[0] + ".graph_api")
@@ -27,7 +28,9 @@ DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_VERSION = "v23.0"
 DEFAULT_TIMEOUT = (5, 20)  # (connect, read) seconds
 TRANSFER_READ_TIMEOUT = 120  # read timeout floor for media uploads and downloads
-MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024  # largest media Meta accepts (documents, §7.5)
+MAX_DOWNLOAD_BYTES = (
+    100 * 1024 * 1024
+)  # largest media Meta accepts (documents): https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media
 MAX_PAGES = 1000
 MAX_REDIRECTS = 5
 POOL_MAXSIZE = 64
@@ -241,7 +244,7 @@ class GraphTransport:
         return err
 
     def _read_bounded(self, response, max_bytes):
-        declared = _as_int(response.headers.get("Content-Length"))
+        declared = as_int(response.headers.get("Content-Length"))
         if declared is not None and declared > max_bytes:
             raise self._too_large(declared, max_bytes)
         chunks, size = [], 0

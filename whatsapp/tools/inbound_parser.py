@@ -1,10 +1,11 @@
 """Inbound WhatsApp messages as plain Python values (no Odoo, no database).
 
-Meta's webhook ``messages`` › ``messages[]`` objects (``cloud-api-facts.md`` §5.4, §5.9) are turned into one
-:class:`Inbound` each: what kind of message it is, the text to show, and the structured parts (media,
-location, contacts, reaction, order, system change, error). The ORM then only sees clean values, like
-``google_calendar/utils/google_event.py``. Every kind Meta may send gives something visible: an unknown or
-unsupported kind becomes ``kind="unsupported"`` with what came, never an empty result.
+Meta's webhook ``messages`` › ``messages[]`` objects are turned into one :class:`Inbound` each
+(https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components): what kind of message it
+is, the text to show, and the structured parts (media, location, contacts, reaction, order, system change,
+error). The ORM then only sees clean values, like ``google_calendar/utils/google_event.py``. Every kind
+Meta may send gives something visible: an unknown or unsupported kind becomes ``kind="unsupported"`` with
+what came, never an empty result.
 
 This module imports nothing from Odoo so it can be unit-tested with pytest alone.
 """
@@ -43,7 +44,7 @@ class Inbound:
     :ivar body: the text stored on the ``whatsapp.message`` (lists, opt-out keywords): Meta's text, button
         text, reply title, caption or body, else ``[type]``
     :ivar wa_id: sender's WhatsApp id (digits), ``None`` for a username user without a number
-    :ivar bsuid: sender's business-scoped user id (§5.9), when Meta sent one
+    :ivar bsuid: sender's business-scoped user id, when Meta sent one
     :ivar profile_name: sender's WhatsApp profile name
     :ivar username: sender's WhatsApp username
     :ivar timestamp: unix seconds (int) or ``None``

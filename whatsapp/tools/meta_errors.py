@@ -1,6 +1,6 @@
 """Meta error codes -> failure categories: the one table of the addon.
 
-Source: ``shared/meta/cloud-api-facts.md`` §6 (Meta's error-code page, pywa, BSP docs).
+Source: Meta's error codes, https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes.
 Classification is keyed on Meta's ``code`` (and optionally ``error_subcode``), never on the
 title or the HTTP status: Meta answers most errors with HTTP 400 whatever the cause. The HTTP
 status is only a fallback for codes missing from the table (or bodies that carry no code).
@@ -113,15 +113,15 @@ MIN_RETRY_SECONDS = {
 
 def min_retry_seconds(code):
     """Shortest delay Meta asks before retrying after ``code`` (0 when it says nothing)."""
-    return MIN_RETRY_SECONDS.get(_as_int(code), 0)
+    return MIN_RETRY_SECONDS.get(as_int(code), 0)
 
 
 def lookup(code, subcode=None):
     """Return the table row ``(category, retry, hint)`` for a Meta code, or ``None``."""
-    code = _as_int(code)
+    code = as_int(code)
     if code is None:
         return None
-    subcode = _as_int(subcode)
+    subcode = as_int(subcode)
     if subcode is not None and (code, subcode) in META_ERRORS:
         return META_ERRORS[(code, subcode)]
     return META_ERRORS.get(code)
@@ -138,7 +138,7 @@ def classify(code, http_status=None, subcode=None):
     row = lookup(code, subcode)
     if row:
         return row[0], row[1]
-    status = _as_int(http_status)
+    status = as_int(http_status)
     if status == 429:
         return "rate_limit", "now"
     if status is not None and status >= 500:
@@ -156,7 +156,8 @@ def hint(code, subcode=None):
     return row[2] if row else ""
 
 
-def _as_int(value):
+def as_int(value):
+    """``int(value)``, or None for a missing or non-numeric value (Meta's codes come as ints or strings)."""
     try:
         return int(value) if value is not None and value != "" else None
     except (TypeError, ValueError):

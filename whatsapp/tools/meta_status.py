@@ -1,6 +1,6 @@
 """Ranks of message states: the one place that decides whether a delivery status may move a message.
 
-Meta delivers statuses at least once and in no particular order (``cloud-api-facts.md`` §5.5, §5.7):
+Meta delivers statuses at least once and in no particular order (https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#statuses-object):
 ``delivered`` may arrive after ``read``, ``failed`` after ``sent``, the same status twice. A status is
 applied only when it ranks strictly higher than the message's current state, which makes the update
 monotonic and idempotent in one rule:

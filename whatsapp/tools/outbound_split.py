@@ -1,13 +1,14 @@
 """Split what an operator posts in Discuss into the messages WhatsApp accepts (no Odoo).
 
 One Discuss post may hold text and several files; a WhatsApp message holds one file at most, and only
-images, videos and documents carry a caption (``cloud-api-facts.md`` §3.2, §7.5). Rules:
+images, videos and documents carry a caption (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#supported-media-types).
+Rules:
 
 * one file that takes a caption and a text of at most 1,024 characters: one message, the text as caption;
 * otherwise the text goes first (split in chunks of 4,096 characters), then one message per file, without
   caption; audio and stickers never carry one;
-* the MIME type decides the kind: JPEG/PNG are images, WebP a sticker, MP4/3GPP videos, the audio types of
-  §7.5 audio, anything else a document (which keeps its file name).
+* the MIME type decides the kind: JPEG/PNG are images, WebP a sticker, MP4/3GPP videos, the audio types Meta
+  accepts audio, anything else a document (which keeps its file name).
 """
 
 TEXT_LIMIT = 4096
@@ -67,7 +68,7 @@ def split_post(text, files):
 
 
 def media_object(kind, media_id, filename=None, caption=None):
-    """The ``{kind: {...}}`` object of a media message (§3.2): caption only where allowed."""
+    """The ``{kind: {...}}`` object of a media message: caption only where allowed."""
     media = {"id": media_id}
     if caption and kind in CAPTION_KINDS:
         media["caption"] = caption[:CAPTION_LIMIT]

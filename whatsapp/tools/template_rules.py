@@ -11,7 +11,7 @@ from collections import namedtuple
 import phonenumbers
 
 # ---------------------------------------------------------------------------------------------------------
-# Constants (Meta facts, cloud-api-facts.md §4.2, §4.3, §7.5)
+# Constants (https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates)
 # ---------------------------------------------------------------------------------------------------------
 
 NAME_MAX = 512
@@ -158,7 +158,7 @@ def check_texts(header_type, header_text, body, footer):
 
 
 def check_header_media(header_type, mimetype, size):
-    """Media type and size of a header sample file (Meta: §7.5)."""
+    """Media type and size of a header sample file (Meta's supported media types and sizes)."""
     rule = HEADER_MEDIA_RULES.get(header_type)
     if not rule:
         return []

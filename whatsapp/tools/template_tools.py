@@ -1,48 +1,18 @@
-"""Pure helpers for WhatsApp message templates (no ORM, unit-tested with pytest): the module callers use.
+"""Pure helpers for WhatsApp message templates (no ORM, unit-tested with pytest).
 
-Meta's words (statuses, qualities, categories, languages), template names and the rendering of WhatsApp
-markup live here; the checks in ``template_rules.py`` (reported as :class:`Issue` tuples) and Meta's JSON
-in ``template_payloads.py``, both re-exported here.
+Meta's words (statuses, qualities, categories, languages), template names and languages, and the rendering
+of WhatsApp markup live here; the content checks in ``template_rules.py`` (reported as ``Issue`` tuples) and
+Meta's template JSON in ``template_payloads.py``.
 """
 
 import html
 import re
 import unicodedata
 
-from .template_payloads import (  # noqa: F401 - re-exported: callers use ``template_tools`` only
-    build_create_payload,
-    button_meta_url,
-    parse_meta_button,
-    parse_meta_template,
-)
-from .template_rules import (  # noqa: F401 - re-exported: callers use ``template_tools`` only
-    ADJACENT_RE,
-    BODY_MAX,
-    BUTTON_TEXT_MAX,
-    BUTTONS_MAX,
-    FOOTER_MAX,
-    HEADER_MEDIA_RULES,
-    HEADER_TEXT_MAX,
-    LOCATION_PARTS,
-    LOOSE_PLACEHOLDER_RE,
-    NAME_MAX,
-    NAME_RE,
-    PHONE_BUTTONS_MAX,
-    PLACEHOLDER_RE,
-    URL_BUTTONS_MAX,
-    URL_MAX,
-    Issue,
-    check_buttons,
-    check_header_media,
-    check_name,
-    check_placeholders,
-    check_texts,
-    normalize_phone,
-    parse_placeholders,
-)
+from .template_rules import NAME_MAX, PLACEHOLDER_RE
 
 # ---------------------------------------------------------------------------------------------------------
-# Constants (Meta facts, cloud-api-facts.md §4.2, §4.3, §7.5)
+# Constants (https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates)
 # ---------------------------------------------------------------------------------------------------------
 
 #: Meta template status (field ``status`` of the API / ``event`` of the status webhook) -> ours.
@@ -176,8 +146,3 @@ def markup_to_html(text):
     for pattern, repl in _MARKUP:
         result = pattern.sub(repl, result)
     return result.replace("\n", "<br/>")
-
-
-def markup_to_text(text):
-    """Plain text of WhatsApp markup (for the chatter)."""
-    return text or ""

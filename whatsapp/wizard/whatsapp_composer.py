@@ -3,6 +3,7 @@ from ast import literal_eval
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..tools import template_rules
 from ..tools import template_tools as tt
 
 #: recipients listed by name in the composer (the others are only counted)
@@ -136,7 +137,7 @@ class WhatsAppComposer(models.TransientModel):
         for composer in self:
             template = composer.template_id
             composer.can_attach = bool(
-                template.header_type in tt.HEADER_MEDIA_RULES
+                template.header_type in template_rules.HEADER_MEDIA_RULES
                 and not (template.header_type == "document" and template.report_id)
             )
 
@@ -256,7 +257,7 @@ class WhatsAppComposer(models.TransientModel):
         if len(self.attachment_ids) > 1:
             raise UserError(self.env._("A WhatsApp message has a single header file; keep only one."))
         for attachment in self.attachment_ids if self.can_attach else ():
-            issues = tt.check_header_media(
+            issues = template_rules.check_header_media(
                 self.template_id.header_type, attachment.mimetype, attachment.file_size
             )
             if issues:
