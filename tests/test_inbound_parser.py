@@ -1,4 +1,4 @@
-"""Unit tests of whatsapp/tools/inbound_parser.py and outbound_split.py (no Odoo).
+"""Unit tests of whatsapp/tools/inbound_parser.py, outbound_split.py and message_payloads.py (no Odoo).
 
 Every ``messages`` example of the spec's webhook endpoint (``POST /whatsapp/webhooks``) is parsed and
 checked; synthetic payloads cover the kinds the spec gives no example of.
@@ -6,6 +6,7 @@ checked; synthetic payloads cover the kinds the spec gives no example of.
 
 import pytest
 from _whatsapp_tools import inbound_parser as ip
+from _whatsapp_tools import message_payloads
 from _whatsapp_tools import outbound_split as osp
 
 
@@ -254,9 +255,38 @@ def test_split_text_and_media_object():
     chunks = osp.split_text(("word " * 2000).strip())
     assert len(chunks) == 3 and all(len(c) <= 4096 for c in chunks)
     assert " ".join(chunks) == ("word " * 2000).strip()
-    assert osp.media_object("audio", "9", caption="no") == {"id": "9"}
-    assert osp.media_object("document", "9", "f.pdf", "yes") == {
+    assert message_payloads.media_object("audio", "9", caption="no") == {"id": "9"}
+    assert message_payloads.media_object("document", "9", "f.pdf", "yes") == {
         "id": "9",
         "caption": "yes",
         "filename": "f.pdf",
     }
+    # the one builder of outbound bodies, and what the queue sends
+    assert message_payloads.text("hi", reply_to="wamid.Q") == {
+        "type": "text",
+        "text": {"body": "hi", "preview_url": False},
+        "context": {"message_id": "wamid.Q"},
+    }
+    stored = message_payloads.media("document", filename="f.pdf", caption="yes")
+    assert stored == {"type": "document", "document": {"caption": "yes", "filename": "f.pdf"}}
+    sent = message_payloads.for_send(stored, "+3212", "u1", media_id="m1")
+    assert sent == {
+        "type": "document",
+        "document": {"id": "m1", "caption": "yes", "filename": "f.pdf"},
+        "to": "3212",
+        "biz_opaque_callback_data": "u1",
+    }
+    assert "to" not in stored  # the stored payload is left as it is
+    assert message_payloads.reaction("wamid.R", "") == {
+        "type": "reaction",
+        "reaction": {"message_id": "wamid.R", "emoji": ""},
+    }
+    template = message_payloads.template("promo", "fr", [{"type": "body", "parameters": []}])
+    header = message_payloads.for_send(
+        template, "+3212", "u2", media_id="m2", header_kind="document", header_filename="q.pdf"
+    )
+    assert header["template"]["components"][0] == {
+        "type": "header",
+        "parameters": [{"type": "document", "document": {"id": "m2", "filename": "q.pdf"}}],
+    }
+    assert header["template"]["components"][1] == {"type": "body", "parameters": []}

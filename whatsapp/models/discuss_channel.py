@@ -28,7 +28,7 @@ from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import UserError
 from odoo.tools import html2plaintext, plaintext2html
 
-from ..tools import outbound_split
+from ..tools import message_payloads, outbound_split
 from ..tools.graph_errors import WhatsAppApiError
 
 _logger = logging.getLogger(__name__)
@@ -466,9 +466,10 @@ class DiscussChannel(models.Model):
                 "model": self._name,
                 "res_id": self.id,
             }
+            reply_to = context_wamid if index == 0 else None
             if part["type"] == "text":
                 vals["body"] = part["text"]
-                vals["payload"] = {"type": "text", "text": {"body": part["text"], "preview_url": False}}
+                vals["payload"] = message_payloads.text(part["text"], reply_to=reply_to)
             else:
                 attachment = part["file"]
                 kind = part["type"]
@@ -477,14 +478,10 @@ class DiscussChannel(models.Model):
                     header_type=kind,
                     header_attachment_id=attachment.id,
                     header_cache_key=f"attachment:{attachment.sudo().checksum}:{attachment.mimetype}",
-                    payload={
-                        "type": kind,
-                        kind: outbound_split.media_object(kind, None, part["filename"], part["caption"]),
-                    },
+                    payload=message_payloads.media(
+                        kind, filename=part["filename"], caption=part["caption"], reply_to=reply_to
+                    ),
                 )
-                vals["payload"][kind].pop("id")
-            if index == 0 and context_wamid:
-                vals["payload"]["context"] = {"message_id": context_wamid}
             vals_list.append(vals)
         if not vals_list:
             return Message
@@ -516,7 +513,7 @@ class DiscussChannel(models.Model):
                     "body": emoji,
                     "model": self._name,
                     "res_id": self.id,
-                    "payload": {"type": "reaction", "reaction": {"message_id": target.wamid, "emoji": emoji}},
+                    "payload": message_payloads.reaction(target.wamid, emoji),
                 }
             )
         )

@@ -4,6 +4,8 @@ from odoo import models
 from odoo.exceptions import UserError
 from odoo.tools import plaintext2html
 
+from ..tools import message_payloads
+
 _logger = logging.getLogger(__name__)
 
 
@@ -148,14 +150,9 @@ class MailThread(models.AbstractModel):
                 "header_type": template.header_type if item["cache_key"] else False,
                 "header_cache_key": item["cache_key"],
                 "header_attachment_id": attachments.get(item["cache_key"], self.env["ir.attachment"]).id,
-                "payload": {
-                    "type": "template",
-                    "template": {
-                        "name": template.template_name,
-                        "language": {"code": template.lang_code},
-                        "components": item["components"],
-                    },
-                },
+                "payload": message_payloads.template(
+                    template.template_name, template.lang_code, item["components"]
+                ),
             }
             if not item["number"]:
                 reason = self.env._("Invalid or missing number: %(number)s", number=item["raw"] or "-")

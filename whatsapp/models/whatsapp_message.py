@@ -40,7 +40,6 @@ Under tests nothing is committed (``auto_commit`` is ignored, like ``sms``); the
 tested by running the claim and the calls, dropping the results, then running the queue again.
 """
 
-import copy
 import logging
 import mimetypes
 import random
@@ -55,9 +54,9 @@ from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import UserError
 from odoo.tools import SQL, create_index, html_escape
 
-from ..tools import meta_errors, meta_status, outbound_split
+from ..tools import message_payloads, meta_errors, meta_status
 from ..tools.graph_errors import WhatsAppApiError
-from ..tools.inbound_parser import MEDIA_KINDS, keyword_set, normalise_keyword, parse_contacts, parse_message
+from ..tools.inbound_parser import keyword_set, normalise_keyword, parse_contacts, parse_message
 from ..tools.runtime import in_tests
 from ..tools.sender import send_all
 
@@ -370,7 +369,7 @@ class WhatsAppMessage(models.Model):
                 "number": number,
                 "body": body,
                 "ignore_blacklist": ignore_blacklist,
-                "payload": {"type": "text", "text": {"body": body, "preview_url": False}},
+                "payload": message_payloads.text(body),
             }
         )
         if send:
@@ -567,29 +566,20 @@ class WhatsAppMessage(models.Model):
         return written
 
     def _build_payload(self, media_id=None):
-        """Meta's message object for this message: stored payload + recipient + uuid + uploaded media (a
-        template's header, or the file of a free-form media message)."""
+        """Meta's message object for this message (:func:`~..tools.message_payloads.for_send`): stored payload
+        + recipient + uuid + uploaded media (a template's header, or the file of a free-form media message)."""
         self.ensure_one()
-        payload = copy.deepcopy(self.payload or {})
-        payload["to"] = (self.number or "").lstrip("+")
-        payload["biz_opaque_callback_data"] = self.uuid
-        if media_id and payload.get("type") == "template":
-            kind = (self.header_type or "image").lower()
-            media = {"id": media_id}
-            if kind == "document" and self.header_attachment_id:
-                media["filename"] = self.header_attachment_id.sudo().name  # sudo: name of our own header file
-            template = payload.setdefault("template", {})
-            template["components"] = [
-                {"type": "header", "parameters": [{"type": kind, kind: media}]},
-                *[c for c in template.get("components") or [] if c.get("type") != "header"],
-            ]
-        kind = payload.get("type")
-        if media_id and kind in MEDIA_KINDS:
-            media = payload.get(kind) or {}
-            payload[kind] = {
-                **outbound_split.media_object(kind, media_id, media.get("filename"), media.get("caption"))
-            }
-        return payload
+        header_filename = None
+        if media_id and (self.header_type or "").lower() == "document" and self.header_attachment_id:
+            header_filename = self.header_attachment_id.sudo().name  # sudo: name of our own header file
+        return message_payloads.for_send(
+            self.payload,
+            self.number,
+            self.uuid,
+            media_id=media_id,
+            header_kind=self.header_type,
+            header_filename=header_filename,
+        )
 
     def _blacklisted_numbers(self):
         """Numbers of these messages that are in ``phone.blacklist`` (one query)."""

@@ -65,13 +65,3 @@ def split_post(text, files):
     for key, mimetype, filename in files:
         parts.append({"type": media_kind(mimetype), "file": key, "filename": filename, "caption": ""})
     return parts
-
-
-def media_object(kind, media_id, filename=None, caption=None):
-    """The ``{kind: {...}}`` object of a media message: caption only where allowed."""
-    media = {"id": media_id}
-    if caption and kind in CAPTION_KINDS:
-        media["caption"] = caption[:CAPTION_LIMIT]
-    if kind == "document" and filename:
-        media["filename"] = filename
-    return media
