@@ -58,20 +58,22 @@ class DiscussChannel(models.Model):
     channel_type = fields.Selection(
         selection_add=[("whatsapp", "WhatsApp")], ondelete={"whatsapp": "cascade"}
     )
-    wa_account_id = fields.Many2one(
+    whatsapp_account_id = fields.Many2one(
         "whatsapp.account", "WhatsApp Account", index="btree_not_null", ondelete="cascade", readonly=True
     )
-    wa_number = fields.Char("WhatsApp Number", readonly=True, help="The customer's number, E.164.")
-    wa_bsuid = fields.Char("WhatsApp User ID", readonly=True)
-    wa_partner_id = fields.Many2one("res.partner", "WhatsApp Customer", readonly=True, ondelete="set null")
-    wa_last_inbound = fields.Datetime("Last Customer Message", readonly=True)
-    wa_window_end = fields.Datetime("Window Ends", compute="_compute_wa_window_end")
-    wa_last_operator_post = fields.Datetime("Last Operator Answer", readonly=True)
+    whatsapp_number = fields.Char("WhatsApp Number", readonly=True, help="The customer's number, E.164.")
+    whatsapp_bsuid = fields.Char("WhatsApp User ID", readonly=True)
+    whatsapp_partner_id = fields.Many2one(
+        "res.partner", "WhatsApp Customer", readonly=True, ondelete="set null"
+    )
+    whatsapp_last_inbound = fields.Datetime("Last Customer Message", readonly=True)
+    whatsapp_window_end = fields.Datetime("Window Ends", compute="_compute_whatsapp_window_end")
+    whatsapp_last_operator_post = fields.Datetime("Last Operator Answer", readonly=True)
 
     _sql_constraints = [
         (
-            "wa_account_required",
-            "CHECK(channel_type != 'whatsapp' OR wa_account_id IS NOT NULL)",
+            "whatsapp_account_required",
+            "CHECK(channel_type != 'whatsapp' OR whatsapp_account_id IS NOT NULL)",
             "A WhatsApp chat belongs to a WhatsApp account.",
         ),
     ]
@@ -80,29 +82,33 @@ class DiscussChannel(models.Model):
         super().init()
         # one chat per customer number and account
         self.env.cr.execute(
-            """CREATE UNIQUE INDEX IF NOT EXISTS discuss_channel_wa_number_uniq
-                   ON discuss_channel (wa_account_id, wa_number)
-                WHERE channel_type = 'whatsapp' AND wa_number IS NOT NULL"""
+            """CREATE UNIQUE INDEX IF NOT EXISTS discuss_channel_whatsapp_number_uniq
+                   ON discuss_channel (whatsapp_account_id, whatsapp_number)
+                WHERE channel_type = 'whatsapp' AND whatsapp_number IS NOT NULL"""
         )
 
-    @api.depends("wa_last_inbound")
-    def _compute_wa_window_end(self):
+    @api.depends("whatsapp_last_inbound")
+    def _compute_whatsapp_window_end(self):
         for channel in self:
-            channel.wa_window_end = channel.wa_last_inbound and channel.wa_last_inbound + WINDOW
+            channel.whatsapp_window_end = (
+                channel.whatsapp_last_inbound and channel.whatsapp_last_inbound + WINDOW
+            )
 
-    def _wa_window_open(self):
+    def _whatsapp_window_open(self):
         self.ensure_one()
-        return bool(self.wa_window_end and fields.Datetime.now() < self.wa_window_end)
+        return bool(self.whatsapp_window_end and fields.Datetime.now() < self.whatsapp_window_end)
 
-    def _wa_check_window(self):
+    def _whatsapp_check_window(self):
         """:raise UserError: the 24-hour window is closed (nothing may be sent but a template)."""
         for channel in self.filtered(lambda c: c.channel_type == "whatsapp"):
-            if not channel._wa_window_open():
+            if not channel._whatsapp_window_open():
                 raise UserError(
                     self.env._(
                         "The customer's last message is more than 24 hours old: WhatsApp only delivers "
                         'templates now. Use "Send a template" to reopen the conversation with %(name)s.',
-                        name=channel.wa_partner_id.display_name or channel.wa_number or channel.name,
+                        name=channel.whatsapp_partner_id.display_name
+                        or channel.whatsapp_number
+                        or channel.name,
                     )
                 )
 
@@ -113,22 +119,22 @@ class DiscussChannel(models.Model):
     def _to_store(self, store: Store):  # pylint: disable=missing-return
         super()._to_store(store)
         for channel in self.filtered(lambda c: c.channel_type == "whatsapp"):
-            store.add(channel, channel._wa_store_values())
+            store.add(channel, channel._whatsapp_store_values())
 
-    def _wa_store_values(self):
+    def _whatsapp_store_values(self):
         self.ensure_one()
         return {
-            "whatsapp_number": self.wa_number or False,
-            "whatsapp_window_end": fields.Datetime.to_string(self.wa_window_end)
-            if self.wa_window_end
+            "whatsapp_number": self.whatsapp_number or False,
+            "whatsapp_window_end": fields.Datetime.to_string(self.whatsapp_window_end)
+            if self.whatsapp_window_end
             else False,
-            "whatsapp_partner": Store.one(self.wa_partner_id, fields=["name"]),
-            "whatsapp_account_name": self.wa_account_id.sudo().name,  # sudo: name of the chat's account
+            "whatsapp_partner": Store.one(self.whatsapp_partner_id, fields=["name"]),
+            "whatsapp_account_name": self.whatsapp_account_id.sudo().name,  # sudo: name of the chat's account
         }
 
-    def _wa_bus_send_window(self):
+    def _whatsapp_bus_send_window(self):
         for channel in self:
-            channel._bus_send_store(channel, channel._wa_store_values())
+            channel._bus_send_store(channel, channel._whatsapp_store_values())
 
     # ------------------------------------------------------------
     # INBOUND: one customer message into its chat
@@ -150,20 +156,20 @@ class DiscussChannel(models.Model):
         if parsed.kind == "system":
             return self._whatsapp_receive_system(message, parsed)
         number = message.number if message.number and message.number.startswith("+") else False
-        partner = self.env["res.partner"]._wa_find_or_create(number, parsed.bsuid, parsed.profile_name)
+        partner = self.env["res.partner"]._whatsapp_find_or_create(number, parsed.bsuid, parsed.profile_name)
         channel = self._whatsapp_get_channel(message.account_id, number, parsed.bsuid, partner)
         answered, users = channel._whatsapp_route(number, when)
         channel.write(
             {
-                "wa_last_inbound": max(channel.wa_last_inbound or when, when),
-                "wa_bsuid": parsed.bsuid or channel.wa_bsuid,
+                "whatsapp_last_inbound": max(channel.whatsapp_last_inbound or when, when),
+                "whatsapp_bsuid": parsed.bsuid or channel.whatsapp_bsuid,
                 "last_interest_dt": now,
             }
         )
         message.write({"model": channel._name, "res_id": channel.id})
         if users:
             channel._add_members(users=users, open_chat_window=True, post_joined_message=False)
-        chat = channel.with_context(wa_inbound=True)
+        chat = channel.with_context(whatsapp_inbound=True)
         if parsed.kind == "reaction":
             chat._whatsapp_receive_reaction(partner, message, parsed)
         elif parsed.kind in ("edit", "delete"):
@@ -172,7 +178,7 @@ class DiscussChannel(models.Model):
             chat._whatsapp_post_inbound(partner, message, parsed)
         if answered:
             channel._whatsapp_link_answer(message, answered)
-        channel._wa_bus_send_window()
+        channel._whatsapp_bus_send_window()
         return channel
 
     @api.model
@@ -184,8 +190,8 @@ class DiscussChannel(models.Model):
             channel = Channel.search(
                 [
                     ("channel_type", "=", "whatsapp"),
-                    ("wa_account_id", "=", account.id),
-                    ("wa_number", "=", number),
+                    ("whatsapp_account_id", "=", account.id),
+                    ("whatsapp_number", "=", number),
                 ],
                 limit=1,
             )
@@ -193,8 +199,8 @@ class DiscussChannel(models.Model):
             channel = Channel.search(
                 [
                     ("channel_type", "=", "whatsapp"),
-                    ("wa_account_id", "=", account.id),
-                    ("wa_bsuid", "=", bsuid),
+                    ("whatsapp_account_id", "=", account.id),
+                    ("whatsapp_bsuid", "=", bsuid),
                 ],
                 limit=1,
             )
@@ -206,10 +212,10 @@ class DiscussChannel(models.Model):
             {
                 "name": self._whatsapp_channel_name(partner, number or bsuid),
                 "channel_type": "whatsapp",
-                "wa_account_id": account.id,
-                "wa_number": number,
-                "wa_bsuid": bsuid,
-                "wa_partner_id": partner.id,
+                "whatsapp_account_id": account.id,
+                "whatsapp_number": number,
+                "whatsapp_bsuid": bsuid,
+                "whatsapp_partner_id": partner.id,
             }
         )
         channel._add_members(partners=partner, post_joined_message=False)
@@ -227,7 +233,7 @@ class DiscussChannel(models.Model):
         :return: ``(answered template whatsapp.message or empty, res.users to add to the chat)``
         """
         self.ensure_one()
-        account = self.wa_account_id
+        account = self.whatsapp_account_id
         limit = when - ROUTING_WINDOW
         latest = when + CLOCK_SKEW
         Message = self.env["whatsapp.message"]
@@ -242,8 +248,8 @@ class DiscussChannel(models.Model):
                 ("queued_date", "<=", latest),
                 ("state", "not in", ("failed", "bounced", "cancelled")),
             ]
-            if self.wa_last_inbound:
-                domain.append(("queued_date", ">", self.wa_last_inbound))
+            if self.whatsapp_last_inbound:
+                domain.append(("queued_date", ">", self.whatsapp_last_inbound))
             answered = Message.search(domain, order="queued_date desc, id desc", limit=1)
         Users = self.env["res.users"]
         if answered:
@@ -260,7 +266,7 @@ class DiscussChannel(models.Model):
             limit=1,
         )
         last_activity = max(
-            filter(None, [self.wa_last_operator_post, last_template and last_template.queued_date]),
+            filter(None, [self.whatsapp_last_operator_post, last_template and last_template.queued_date]),
             default=None,
         )
         if last_activity and last_activity >= limit:
@@ -280,11 +286,11 @@ class DiscussChannel(models.Model):
             ):
                 users |= record.user_id
         users = users.filtered(lambda u: u.active and not u.share and not u._is_superuser())
-        return users or self.wa_account_id.notify_user_ids.filtered(lambda u: u.active and not u.share)
+        return users or self.whatsapp_account_id.notify_user_ids.filtered(lambda u: u.active and not u.share)
 
     def _whatsapp_link_answer(self, message, template_message):
         """Link the answer to its template message and record; note in the record's chatter."""
-        message.wa_answered_message_id = template_message
+        message.whatsapp_answered_message_id = template_message
         if not (template_message.model and template_message.res_id and template_message.model in self.env):
             return
         record = self.env[template_message.model].browse(template_message.res_id).exists()
@@ -305,11 +311,11 @@ class DiscussChannel(models.Model):
             ),
             message_type="comment",
             subtype_xmlid="mail.mt_note",
-            author_id=self.wa_partner_id.id,
+            author_id=self.whatsapp_partner_id.id,
         )
 
     # ------------------------------------------------------------
-    # INBOUND: message kinds (called on the chat with context wa_inbound)
+    # INBOUND: message kinds (called on the chat with context whatsapp_inbound)
     # ------------------------------------------------------------
 
     def _whatsapp_post_inbound(self, partner, message, parsed):
@@ -344,7 +350,7 @@ class DiscussChannel(models.Model):
                 parsed.kind = "reaction_orphan"
                 self._whatsapp_post_inbound(partner, message, parsed)
             return
-        target = target.with_context(wa_inbound=True)
+        target = target.with_context(whatsapp_inbound=True)
         reactions = self.env["mail.message.reaction"].search(
             [("message_id", "=", target.id), ("partner_id", "=", partner.id)]
         )
@@ -382,8 +388,8 @@ class DiscussChannel(models.Model):
             self.search(
                 [
                     ("channel_type", "=", "whatsapp"),
-                    ("wa_account_id", "=", account.id),
-                    ("wa_number", "=", old_number),
+                    ("whatsapp_account_id", "=", account.id),
+                    ("whatsapp_number", "=", old_number),
                 ],
                 limit=1,
             )
@@ -403,23 +409,23 @@ class DiscussChannel(models.Model):
             if channel and not self.search_count(
                 [
                     ("channel_type", "=", "whatsapp"),
-                    ("wa_account_id", "=", account.id),
-                    ("wa_number", "=", new_number),
+                    ("whatsapp_account_id", "=", account.id),
+                    ("whatsapp_number", "=", new_number),
                 ]
             ):
                 channel.write(
                     {
-                        "wa_number": new_number,
-                        "name": self._whatsapp_channel_name(channel.wa_partner_id, new_number),
+                        "whatsapp_number": new_number,
+                        "name": self._whatsapp_channel_name(channel.whatsapp_partner_id, new_number),
                     }
                 )
         if system.get("new_bsuid"):
             self.env["res.partner"].search([("phone_sanitized", "=", new_number or old_number)]).write(
-                {"wa_bsuid": system["new_bsuid"]}
+                {"whatsapp_bsuid": system["new_bsuid"]}
             )
         if channel:
             message.write({"model": channel._name, "res_id": channel.id})
-            message.mail_message_id = channel.with_context(wa_inbound=True).message_post(
+            message.mail_message_id = channel.with_context(whatsapp_inbound=True).message_post(
                 body=self._whatsapp_italic(parsed.text or system.get("type") or ""),
                 message_type="notification",
                 subtype_xmlid="mail.mt_note",
@@ -432,15 +438,19 @@ class DiscussChannel(models.Model):
 
     @api.returns("mail.message", lambda value: value.id)
     def message_post(self, *, message_type="notification", **kwargs):
-        if self.channel_type != "whatsapp" or self.env.context.get("wa_inbound") or message_type != "comment":
+        if (
+            self.channel_type != "whatsapp"
+            or self.env.context.get("whatsapp_inbound")
+            or message_type != "comment"
+        ):
             return super().message_post(message_type=message_type, **kwargs)
         # refused before anything is created: no message in the chat, nothing queued for Meta
-        self._wa_check_window()
+        self._whatsapp_check_window()
         message = super().message_post(message_type=message_type, **kwargs)
-        self._wa_send_post(message)
+        self._whatsapp_send_post(message)
         return message
 
-    def _wa_send_post(self, message):
+    def _whatsapp_send_post(self, message):
         """Queue the WhatsApp messages of an operator's post: text, files (split), quoted reply."""
         self.ensure_one()
         # sudo: operators post in the chat; the queue and its technical fields are the sending engine's
@@ -460,8 +470,8 @@ class DiscussChannel(models.Model):
         vals_list = []
         for index, part in enumerate(parts):
             vals = {
-                "account_id": self.wa_account_id.id,
-                "number": self.wa_number,
+                "account_id": self.whatsapp_account_id.id,
+                "number": self.whatsapp_number,
                 "mail_message_id": message.id,
                 "model": self._name,
                 "res_id": self.id,
@@ -486,15 +496,15 @@ class DiscussChannel(models.Model):
         if not vals_list:
             return Message
         messages = Message.create(vals_list)
-        self.sudo().wa_last_operator_post = fields.Datetime.now()  # sudo: technical routing date
+        self.sudo().whatsapp_last_operator_post = fields.Datetime.now()  # sudo: technical routing date
         self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")._trigger()
-        message._wa_bus_send_status()
+        message._whatsapp_bus_send_status()
         return messages
 
-    def _wa_send_reaction(self, message, emoji):
+    def _whatsapp_send_reaction(self, message, emoji):
         """Send (or remove, with ``""``) the business's reaction to a message of this chat."""
         self.ensure_one()
-        # sudo: see _wa_send_post
+        # sudo: see _whatsapp_send_post
         target = (
             self.env["whatsapp.message"]
             .sudo()
@@ -502,14 +512,14 @@ class DiscussChannel(models.Model):
         )
         if not target:
             return False
-        self._wa_check_window()
+        self._whatsapp_check_window()
         reaction = (
             self.env["whatsapp.message"]
             .sudo()
             .create(
                 {
-                    "account_id": self.wa_account_id.id,
-                    "number": self.wa_number,
+                    "account_id": self.whatsapp_account_id.id,
+                    "number": self.whatsapp_number,
                     "body": emoji,
                     "model": self._name,
                     "res_id": self.id,
@@ -520,7 +530,7 @@ class DiscussChannel(models.Model):
         self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")._trigger()
         return reaction
 
-    def _wa_mark_read(self, last_message_id):
+    def _whatsapp_mark_read(self, last_message_id):
         """Tell WhatsApp the customer's messages up to ``last_message_id`` were read (blue ticks).
 
         Meta marks every earlier message read with the latest one: one call per read.
@@ -535,7 +545,7 @@ class DiscussChannel(models.Model):
                     ("model", "=", self._name),
                     ("res_id", "=", self.id),
                     ("direction", "=", "inbound"),
-                    ("wa_read_sent", "=", False),
+                    ("whatsapp_read_sent", "=", False),
                     ("wamid", "!=", False),
                     ("mail_message_id", "<=", last_message_id),
                 ],
@@ -545,11 +555,11 @@ class DiscussChannel(models.Model):
         if not unread:
             return
         try:
-            self.wa_account_id._get_client().mark_read(unread[0].wamid)
+            self.whatsapp_account_id._get_client().mark_read(unread[0].wamid)
         except WhatsAppApiError as error:
             _logger.warning("WhatsApp chat %s: mark as read failed: %s", self.id, error)
             return
-        unread.write({"wa_read_sent": True})
+        unread.write({"whatsapp_read_sent": True})
 
     # ------------------------------------------------------------
     # RENDERING: the HTML of a chat message, for each kind of inbound message
@@ -624,12 +634,12 @@ class DiscussChannel(models.Model):
     @api.model
     def _whatsapp_media_body(self, message, done=True):
         """Body of a media message once its file arrived (caption only) or failed for good."""
-        caption = ((message.payload or {}).get(message.wa_kind) or {}).get("caption") or ""
+        caption = ((message.payload or {}).get(message.whatsapp_kind) or {}).get("caption") or ""
         text = self._whatsapp_text_html(caption)
         if done:
             return text
-        voice = ((message.payload or {}).get(message.wa_kind) or {}).get("voice")
-        label = self._whatsapp_kind_label(message.wa_kind, voice)
+        voice = ((message.payload or {}).get(message.whatsapp_kind) or {}).get("voice")
+        label = self._whatsapp_kind_label(message.whatsapp_kind, voice)
         return self._whatsapp_media_placeholder(label, message.media_filename, failed=True) + text
 
     @api.model

@@ -11,7 +11,7 @@ class DiscussChannelMember(models.Model):
         if (
             channel.channel_type == "whatsapp"
             and self.partner_id
-            and self.partner_id != channel.wa_partner_id
+            and self.partner_id != channel.whatsapp_partner_id
         ):
-            channel._wa_mark_read(last_message_id)
+            channel._whatsapp_mark_read(last_message_id)
         return res

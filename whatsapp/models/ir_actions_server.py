@@ -12,10 +12,10 @@ class IrActionsServer(models.Model):
     _inherit = "ir.actions.server"
 
     state = fields.Selection(selection_add=[("whatsapp", "Send WhatsApp")], ondelete={"whatsapp": "cascade"})
-    wa_template_id = fields.Many2one(
+    whatsapp_template_id = fields.Many2one(
         "whatsapp.template",
         "WhatsApp Template",
-        compute="_compute_wa_template_id",
+        compute="_compute_whatsapp_template_id",
         store=True,
         readonly=False,
         ondelete="set null",
@@ -34,13 +34,15 @@ class IrActionsServer(models.Model):
         super(IrActionsServer, self - whatsapp_actions)._compute_available_model_ids()
 
     @api.depends("model_id", "state")
-    def _compute_wa_template_id(self):
+    def _compute_whatsapp_template_id(self):
         to_reset = self.filtered(
-            lambda action: action.state != "whatsapp" or action.wa_template_id.model_id != action.model_id
+            lambda action: (
+                action.state != "whatsapp" or action.whatsapp_template_id.model_id != action.model_id
+            )
         )
-        to_reset.wa_template_id = False
+        to_reset.whatsapp_template_id = False
 
-    @api.constrains("state", "model_id", "wa_template_id")
+    @api.constrains("state", "model_id", "whatsapp_template_id")
     def _check_whatsapp_action(self):
         for action in self.filtered(lambda action: action.state == "whatsapp"):
             if action.model_id.transient or not action.model_id.is_mail_thread:
@@ -50,12 +52,12 @@ class IrActionsServer(models.Model):
                         name=action.name,
                     )
                 )
-            if action.wa_template_id and action.wa_template_id.model_id != action.model_id:
+            if action.whatsapp_template_id and action.whatsapp_template_id.model_id != action.model_id:
                 raise ValidationError(
                     self.env._(
                         "Action “%(name)s”: the WhatsApp template “%(template)s” is meant for another model.",
                         name=action.name,
-                        template=action.wa_template_id.name,
+                        template=action.whatsapp_template_id.name,
                     )
                 )
 
@@ -63,7 +65,7 @@ class IrActionsServer(models.Model):
         """Queue the template to the records of the action (never sent inline: automations may run on many
         records). Values are evaluated with the rights of the user running the action."""
         records = (eval_context or {}).get("records") or (eval_context or {}).get("record")
-        template = self.wa_template_id
+        template = self.whatsapp_template_id
         if not template or not records or self._is_recompute():
             return False
         if template.status != "approved":

@@ -31,12 +31,12 @@ class MailMessage(models.Model):
 
     def _to_store(self, store: Store, /, **kwargs):  # pylint: disable=missing-return
         super()._to_store(store, **kwargs)
-        for message, values in self._wa_status_values().items():
+        for message, values in self._whatsapp_status_values().items():
             store.add(message, values)
-        for message, values in self._wa_contact_values().items():
+        for message, values in self._whatsapp_contact_values().items():
             store.add(message, values)
 
-    def _wa_contact_values(self):
+    def _whatsapp_contact_values(self):
         """``{mail.message: {"whatsapp_contacts": [{"index", "name"}], "whatsapp_inbound_id"}}`` for the
         contact cards shared by customers in WhatsApp chats (each card gets an "Add to contacts" button)."""
         channel_messages = self.filtered(
@@ -52,7 +52,7 @@ class MailMessage(models.Model):
                 [
                     ("mail_message_id", "in", channel_messages.ids),
                     ("direction", "=", "inbound"),
-                    ("wa_kind", "=", "contacts"),
+                    ("whatsapp_kind", "=", "contacts"),
                 ]
             )
         )
@@ -68,7 +68,7 @@ class MailMessage(models.Model):
             }
         return result
 
-    def _wa_status_values(self):
+    def _whatsapp_status_values(self):
         """``{mail.message: {"whatsapp_status", "whatsapp_failure", "whatsapp_message_ids"}}`` for the
         messages of WhatsApp chats (operators' posts: ticks; customers' messages: nothing)."""
         channel_messages = self.filtered(lambda m: m.model == "discuss.channel" and m.res_id)
@@ -94,9 +94,9 @@ class MailMessage(models.Model):
             }
         return result
 
-    def _wa_bus_send_status(self):
+    def _whatsapp_bus_send_status(self):
         """Push the ticks of these messages to their chats."""
-        values = self._wa_status_values()
+        values = self._whatsapp_status_values()
         for message, vals in values.items():
             channel = self.env["discuss.channel"].browse(message.res_id).sudo()  # sudo: bus target only
             channel._bus_send_store(message, vals)
@@ -106,14 +106,16 @@ class MailMessage(models.Model):
         channel = self.model == "discuss.channel" and self.env["discuss.channel"].browse(self.res_id)
         is_operator_reaction = (
             channel
-            and not self.env.context.get("wa_inbound")
+            and not self.env.context.get("whatsapp_inbound")
             and channel.sudo().channel_type == "whatsapp"  # sudo: type of the message's chat
             and partner
-            and partner != channel.sudo().wa_partner_id  # sudo: see above
+            and partner != channel.sudo().whatsapp_partner_id  # sudo: see above
         )
         if is_operator_reaction:
-            channel.sudo()._wa_check_window()  # sudo: see above; refused before anything changes
+            channel.sudo()._whatsapp_check_window()  # sudo: see above; refused before anything changes
         res = super()._message_reaction(content, action, partner, guest, store=store)
         if is_operator_reaction:
-            channel.sudo()._wa_send_reaction(self, content if action == "add" else "")  # sudo: see above
+            channel.sudo()._whatsapp_send_reaction(
+                self, content if action == "add" else ""
+            )  # sudo: see above
         return res

@@ -9,21 +9,23 @@ class ResPartner(models.Model):
     _name = "res.partner"
     _inherit = ["mail.thread.phone", "res.partner"]
 
-    wa_bsuid = fields.Char(
+    whatsapp_bsuid = fields.Char(
         "WhatsApp User ID",
         index="btree_not_null",
         copy=False,
         help="Business-scoped user id given by WhatsApp (it may replace the phone number for username users).",
     )
-    wa_marketing_stopped = fields.Boolean(
+    whatsapp_marketing_stopped = fields.Boolean(
         "WhatsApp Marketing Stopped",
-        compute="_compute_wa_marketing_stopped",
+        compute="_compute_whatsapp_marketing_stopped",
         groups="base.group_user",
         help="The customer stopped marketing messages from the WhatsApp app: Marketing templates are not sent "
         "to this number; Utility and Authentication templates still are.",
     )
-    wa_marketing_stopped_date = fields.Datetime(
-        "WhatsApp Marketing Stopped On", compute="_compute_wa_marketing_stopped", groups="base.group_user"
+    whatsapp_marketing_stopped_date = fields.Datetime(
+        "WhatsApp Marketing Stopped On",
+        compute="_compute_whatsapp_marketing_stopped",
+        groups="base.group_user",
     )
 
     def init(self):  # pylint: disable=missing-return
@@ -34,7 +36,7 @@ class ResPartner(models.Model):
                    ON res_partner (phone_sanitized) WHERE phone_sanitized IS NOT NULL"""
         )
 
-    def _compute_wa_marketing_stopped(self):
+    def _compute_whatsapp_marketing_stopped(self):
         numbers = {}
         for partner in self:
             numbers[partner.id] = {
@@ -54,15 +56,15 @@ class ResPartner(models.Model):
         dates = {p.number: p.date for p in preferences}
         for partner in self:
             stopped = [dates[n] for n in numbers[partner.id] if n in dates]
-            partner.wa_marketing_stopped = bool(stopped)
-            partner.wa_marketing_stopped_date = max(stopped) if stopped else False
+            partner.whatsapp_marketing_stopped = bool(stopped)
+            partner.whatsapp_marketing_stopped_date = max(stopped) if stopped else False
 
     def _phone_get_number_fields(self):
         return ["mobile", "phone"]
 
-    def _wa_safe_fields(self):
+    def _whatsapp_safe_fields(self):
         return [
-            *super()._wa_safe_fields(),
+            *super()._whatsapp_safe_fields(),
             "name",
             "commercial_company_name",
             "email",
@@ -76,7 +78,7 @@ class ResPartner(models.Model):
         ]
 
     @api.model
-    def _wa_find_or_create(self, number=None, bsuid=None, name=None):
+    def _whatsapp_find_or_create(self, number=None, bsuid=None, name=None):
         """The partner writing from ``number`` (E.164) or ``bsuid``; created with the WhatsApp profile name.
 
         :return: ``res.partner`` (one record)
@@ -85,11 +87,11 @@ class ResPartner(models.Model):
         if number:
             partner = self.search([("phone_sanitized", "=", number)], order="id", limit=1)
         if not partner and bsuid:
-            partner = self.search([("wa_bsuid", "=", bsuid)], order="id", limit=1)
+            partner = self.search([("whatsapp_bsuid", "=", bsuid)], order="id", limit=1)
         if not partner:
             return self.create(
-                {"name": name or number or bsuid, "mobile": number or False, "wa_bsuid": bsuid}
+                {"name": name or number or bsuid, "mobile": number or False, "whatsapp_bsuid": bsuid}
             )
-        if bsuid and partner.wa_bsuid != bsuid:
-            partner.wa_bsuid = bsuid
+        if bsuid and partner.whatsapp_bsuid != bsuid:
+            partner.whatsapp_bsuid = bsuid
         return partner

@@ -221,9 +221,9 @@ class WhatsAppMessage(models.Model):
         copy=False,
         help="When the message was created (routing of answers within 15 days).",
     )
-    wa_kind = fields.Char("WhatsApp Type", readonly=True, help="Meta's type of an inbound message.")
-    wa_read_sent = fields.Boolean("Read Receipt Sent", readonly=True, copy=False)
-    wa_answered_message_id = fields.Many2one(
+    whatsapp_kind = fields.Char("WhatsApp Type", readonly=True, help="Meta's type of an inbound message.")
+    whatsapp_read_sent = fields.Boolean("Read Receipt Sent", readonly=True, copy=False)
+    whatsapp_answered_message_id = fields.Many2one(
         "whatsapp.message",
         "Answer To",
         readonly=True,
@@ -320,7 +320,7 @@ class WhatsAppMessage(models.Model):
             messages._send_batch_for_account(account, auto_commit=auto_commit)
         return queued
 
-    def action_wa_add_contact(self, index=0):
+    def action_whatsapp_add_contact(self, index=0):
         """Create a contact from a shared contact card (``contacts`` message) and open it; a contact already
         known by the card's WhatsApp number is opened instead."""
         self.ensure_one()
@@ -330,14 +330,14 @@ class WhatsAppMessage(models.Model):
         card = cards[index]
         phones = card.get("phones") or []
         phone = phones[0]["phone"] if phones else False
-        wa_number = phones[0].get("wa_id") if phones else False
-        number = self._phone_format(number="+" + wa_number) if wa_number else False
+        whatsapp_number = phones[0].get("wa_id") if phones else False
+        number = self._phone_format(number="+" + whatsapp_number) if whatsapp_number else False
         # a contact already known by this number is opened, not duplicated
         partner = number and self.env["res.partner"].search([("phone_sanitized", "=", number)], limit=1)
         partner = partner or self.env["res.partner"].create(
             {
                 "name": card.get("name") or phone or self.env._("WhatsApp contact"),
-                "mobile": ("+" + wa_number) if wa_number else phone,
+                "mobile": ("+" + whatsapp_number) if whatsapp_number else phone,
                 "email": (card.get("emails") or [False])[0],
                 "comment": Markup("<p>%s</p>")
                 % self.env._("Shared on WhatsApp by %(name)s", name=self.number or ""),
@@ -985,7 +985,7 @@ class WhatsAppMessage(models.Model):
             ["notification_status", "failure_type", "failure_reason"]
         )
         self._notify_chatter()
-        self.filtered(lambda m: m.model == "discuss.channel").mail_message_id._wa_bus_send_status()
+        self.filtered(lambda m: m.model == "discuss.channel").mail_message_id._whatsapp_bus_send_status()
 
     def _notify_chatter(self):
         """Push the new status icons to the chatter over the bus (one bus message per author).
@@ -1052,7 +1052,7 @@ class WhatsAppMessage(models.Model):
                 "number": number or item.get("from"),
                 "body": parsed.body,
                 "status_date": self._status_datetime(item.get("timestamp")),
-                "wa_kind": parsed.kind,
+                "whatsapp_kind": parsed.kind,
                 "payload": item,
             }
             if parsed.is_media:
@@ -1076,7 +1076,7 @@ class WhatsAppMessage(models.Model):
         ):
             Channel._whatsapp_receive(message, parsed)
         if inbound.filtered(lambda m: m.media_state == "pending"):
-            self._wa_schedule_media_cron(asap=True)
+            self._whatsapp_schedule_media_cron(asap=True)
         return inbound
 
     @api.model
@@ -1145,11 +1145,11 @@ class WhatsAppMessage(models.Model):
         )
         messages = self.browse([row[0] for row in self.env.cr.fetchall()])
         for message in messages:
-            message._wa_download_media()
-        self._wa_schedule_media_cron(asap=len(messages) >= limit)
+            message._whatsapp_download_media()
+        self._whatsapp_schedule_media_cron(asap=len(messages) >= limit)
         return messages
 
-    def _wa_download_media(self):
+    def _whatsapp_download_media(self):
         """Fetch the file of one inbound message and attach it to its chat message."""
         self.ensure_one()
         try:
@@ -1177,12 +1177,12 @@ class WhatsAppMessage(models.Model):
                 }
             )
             if failed:
-                self._wa_media_update_message()
+                self._whatsapp_media_update_message()
             return False
         mimetype = (info.get("mime_type") or self.media_mimetype or "application/octet-stream").split(";")[0]
         attachment = self.env["ir.attachment"].create(
             {
-                "name": self.media_filename or self._wa_media_default_name(mimetype),
+                "name": self.media_filename or self._whatsapp_media_default_name(mimetype),
                 "raw": data,
                 "mimetype": mimetype,
                 "res_model": "discuss.channel" if self.model == "discuss.channel" else False,
@@ -1197,16 +1197,16 @@ class WhatsAppMessage(models.Model):
                 "media_mimetype": mimetype,
             }
         )
-        self._wa_media_update_message(attachment)
+        self._whatsapp_media_update_message(attachment)
         return attachment
 
-    def _wa_media_default_name(self, mimetype):
+    def _whatsapp_media_default_name(self, mimetype):
         extension = mimetypes.guess_extension(mimetype) or ""
         if mimetype == "audio/ogg":
             extension = ".ogg"
-        return f"{self.wa_kind or 'file'}-{self.id}{extension}"
+        return f"{self.whatsapp_kind or 'file'}-{self.id}{extension}"
 
-    def _wa_media_update_message(self, attachment=None):
+    def _whatsapp_media_update_message(self, attachment=None):
         """Replace the chat message's placeholder by the file (or by the failure) and push it."""
         mail_message = self.mail_message_id
         if not mail_message:
@@ -1223,7 +1223,7 @@ class WhatsAppMessage(models.Model):
             )
 
     @api.model
-    def _wa_schedule_media_cron(self, asap=False):
+    def _whatsapp_schedule_media_cron(self, asap=False):
         self._trigger_cron_when_due(
             "whatsapp.ir_cron_whatsapp_media_download",
             SQL("SELECT MIN(media_next_attempt) FROM whatsapp_message WHERE media_state = 'pending'"),

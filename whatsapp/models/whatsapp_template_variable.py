@@ -114,7 +114,7 @@ class WhatsAppTemplateVariable(models.Model):
                 raise ValidationError(
                     self.env._("Variable %(name)s - Field: %(error)s", name=variable.name, error=error)
                 )
-            if not is_admin and variable.field_name not in self.env[variable.model]._wa_safe_fields():
+            if not is_admin and variable.field_name not in self.env[variable.model]._whatsapp_safe_fields():
                 raise ValidationError(
                     self.env._(
                         "Variable %(name)s - Field: “%(path)s” is not among the fields WhatsApp administrators "
@@ -122,7 +122,7 @@ class WhatsAppTemplateVariable(models.Model):
                         name=variable.name,
                         path=variable.field_name,
                         model=variable._model_label(),
-                        allowed=", ".join(self.env[variable.model]._wa_safe_fields()) or "-",
+                        allowed=", ".join(self.env[variable.model]._whatsapp_safe_fields()) or "-",
                     )
                 )
 

@@ -249,7 +249,9 @@ class WhatsAppCommon(MockGraphMixin, SandboxMixin):
         self.assertEqual(payload["components"][0]["format"], header_format)
         self.assertEqual(validate_request("POST", "/{Version}/{WABA-ID}/message_templates", payload), [])
         fields_used = set(copy.variable_ids.filtered("field_name").mapped("field_name"))
-        self.assertFalse(fields_used - set(self.env[copy.model]._wa_safe_fields()), "unsafe field variables")
+        self.assertFalse(
+            fields_used - set(self.env[copy.model]._whatsapp_safe_fields()), "unsafe field variables"
+        )
         return payload
 
     def _events(self, **domain):

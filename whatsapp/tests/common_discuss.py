@@ -65,8 +65,8 @@ class WhatsAppDiscussMixin:
             .search(
                 [
                     ("channel_type", "=", "whatsapp"),
-                    ("wa_number", "=", number),
-                    ("wa_account_id", "=", (account or self.account).id),
+                    ("whatsapp_number", "=", number),
+                    ("whatsapp_account_id", "=", (account or self.account).id),
                 ]
             )
         )

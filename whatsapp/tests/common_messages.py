@@ -3,7 +3,7 @@
 * ``mock_wa_send()``: Meta answers every send through core's ``mock_graph()`` (the one seam), with a wamid,
   or with the error given per number; ``self.wa_sent`` lists the payloads that went over the wire.
 * ``assertWAMessage()`` / ``assertWASent()``: assertions on ``whatsapp.message`` records and payloads.
-* ``_wa_status_value()`` / ``_wa_inbound_value()``: ``messages`` webhook values as Meta sends them.
+* ``_whatsapp_status_value()`` / ``_whatsapp_inbound_value()``: ``messages`` webhook values as Meta sends them.
 """
 
 import itertools
@@ -86,7 +86,7 @@ class WhatsAppMessageMixin:
                 self.assertEqual(sent[0]["template"]["name"], template_name)
 
     @staticmethod
-    def _wa_status_value(statuses, errors=None):
+    def _whatsapp_status_value(statuses, errors=None):
         """``messages`` value with ``statuses`` = ``[(wamid, status, uuid or None, error code or None)]``."""
         items = []
         for wamid, status, uuid, code in statuses:
@@ -114,7 +114,7 @@ class WhatsAppMessageMixin:
         return value
 
     @staticmethod
-    def _wa_inbound_value(from_, text, wamid=None, context_id=None):
+    def _whatsapp_inbound_value(from_, text, wamid=None, context_id=None):
         message = {
             "from": from_,
             "id": wamid or f"wamid.IN{next(_WAMIDS)}",

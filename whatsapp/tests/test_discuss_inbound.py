@@ -72,7 +72,7 @@ class TestDiscussInbound(WhatsAppDiscussCase):
         # the number change moved the chat and the partner
         chat = self.chat("+12195555358")
         self.assertTrue(chat)
-        self.assertEqual(chat.wa_partner_id.phone_sanitized, "+12195555358")
+        self.assertEqual(chat.whatsapp_partner_id.phone_sanitized, "+12195555358")
 
     def test_types_and_placeholders(self):
         cases = [
@@ -136,12 +136,12 @@ class TestDiscussInbound(WhatsAppDiscussCase):
         }
         inbound = self.receive(self._inbound("contacts", [card]))
         self.user_wa_admin.groups_id += self.env.ref("base.group_partner_manager")
-        action = inbound.with_user(self.user_wa_admin).action_wa_add_contact(0)
+        action = inbound.with_user(self.user_wa_admin).action_whatsapp_add_contact(0)
         partner = self.env["res.partner"].browse(action["res_id"])
         self.assertEqual((partner.name, partner.phone_sanitized), ("Luc Gómez", "+19835552319"))
-        again = inbound.with_user(self.user_wa_admin).action_wa_add_contact(0)
+        again = inbound.with_user(self.user_wa_admin).action_whatsapp_add_contact(0)
         self.assertEqual(again["res_id"], partner.id, "a known number opens its contact, no duplicate")
-        store = inbound.mail_message_id.with_user(self.user_wa_admin)._wa_contact_values()
+        store = inbound.mail_message_id.with_user(self.user_wa_admin)._whatsapp_contact_values()
         self.assertEqual(
             list(store.values()),
             [{"whatsapp_contacts": [{"index": 0, "name": "Luc Gómez"}], "whatsapp_inbound_id": inbound.id}],
@@ -155,30 +155,30 @@ class TestDiscussPartner(WhatsAppDiscussCase):
         partner = self.env["res.partner"].create({"name": "Known", "mobile": "+33 6 12 34 56 78"})
         count = self.env["res.partner"].search_count([])
         self.receive_text(name="Profile Name")
-        self.assertEqual(self.chat().wa_partner_id, partner)
+        self.assertEqual(self.chat().whatsapp_partner_id, partner)
         self.assertEqual(self.env["res.partner"].search_count([]), count)
 
     def test_partner_created_with_profile_name(self):
         self.receive_text(name="Profile Name")
-        partner = self.chat().wa_partner_id
+        partner = self.chat().whatsapp_partner_id
         self.assertEqual((partner.name, partner.phone_sanitized), ("Profile Name", CUSTOMER_E164))
         self.assertIn("Profile Name", self.chat().name)
         self.assertIn(CUSTOMER_E164, self.chat().name, "searchable by number")
 
     def test_partner_matched_by_bsuid(self):
-        partner = self.env["res.partner"].create({"name": "User Name", "wa_bsuid": "US.123abc"})
+        partner = self.env["res.partner"].create({"name": "User Name", "whatsapp_bsuid": "US.123abc"})
         message = self._inbound("text", {"body": "no number"})
         del message["from"]
         message["from_user_id"] = "US.123abc"
         self.receive(message, contacts=[{"profile": {"name": "X"}, "user_id": "US.123abc"}])
-        chat = self.env["discuss.channel"].sudo().search([("wa_bsuid", "=", "US.123abc")])
-        self.assertEqual(chat.wa_partner_id, partner)
+        chat = self.env["discuss.channel"].sudo().search([("whatsapp_bsuid", "=", "US.123abc")])
+        self.assertEqual(chat.whatsapp_partner_id, partner)
         # the BSUID is learnt when the number comes with it
         self.receive(
             self._inbound("text", from_="33600000001"),
             contacts=[{"profile": {"name": "Y"}, "wa_id": "33600000001", "user_id": "US.new"}],
         )
-        self.assertEqual(self.chat("+33600000001").wa_partner_id.wa_bsuid, "US.new")
+        self.assertEqual(self.chat("+33600000001").whatsapp_partner_id.whatsapp_bsuid, "US.new")
 
     def test_number_lookup_uses_an_index(self):
         self.env["res.partner"].flush_model()

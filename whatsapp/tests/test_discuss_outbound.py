@@ -56,11 +56,11 @@ class TestDiscussOutbound(WhatsAppDiscussCase):
         self.assertEqual(self.wa_sent[0]["type"], "text")
         self.assertEqual(self.wa_sent[0]["text"]["body"], "Hi Ana")
         self.assertEqual(self.wa_sent[0]["to"], CUSTOMER)
-        self.assertEqual(message.sudo()._wa_status_values()[message]["whatsapp_status"], "sent")
+        self.assertEqual(message.sudo()._whatsapp_status_values()[message]["whatsapp_status"], "sent")
 
     def test_window_enforced_by_server(self):
         chat = self.chat_op
-        self.assertEqual(chat.wa_window_end, T0 + timedelta(hours=24))
+        self.assertEqual(chat.whatsapp_window_end, T0 + timedelta(hours=24))
         with freeze_time(T0 + timedelta(hours=24, seconds=1)):
             before = self.env["mail.message"].sudo().search_count([])
             with self.assertRaisesRegex(UserError, "24 hours"):
@@ -134,26 +134,26 @@ class TestDiscussOutbound(WhatsAppDiscussCase):
             member.with_user(self.operator)._mark_as_read(second.mail_message_id.id)
         bodies = [c["json"] for c in calls if c.get("json", {}).get("status") == "read"]
         self.assertEqual([b["message_id"] for b in bodies], [second.wamid], "one call for the latest")
-        self.assertTrue((self.first | second).mapped("wa_read_sent"))
+        self.assertTrue((self.first | second).mapped("whatsapp_read_sent"))
         with self.mock_wa_send() as calls:
             member.with_user(self.operator)._mark_as_read(second.mail_message_id.id)
         self.assertFalse(calls, "already marked read")
 
     def test_ticks_and_failure(self):
         message = self.chat_op.message_post(body="Hi", message_type="comment")
-        self.assertEqual(message.sudo()._wa_status_values()[message]["whatsapp_status"], "pending")
+        self.assertEqual(message.sudo()._whatsapp_status_values()[message]["whatsapp_status"], "pending")
         self.run_queue()
         wa_message = self.env["whatsapp.message"].sudo().search([("mail_message_id", "=", message.id)])
         for status, tick in (("delivered", "delivered"), ("read", "read")):
             self.account.sudo()._webhook_messages(
-                self._wa_status_value([(wa_message.wamid, status, None, None)]),
+                self._whatsapp_status_value([(wa_message.wamid, status, None, None)]),
                 self.env["whatsapp.webhook.event"],
             )
-            self.assertEqual(message.sudo()._wa_status_values()[message]["whatsapp_status"], tick)
+            self.assertEqual(message.sudo()._whatsapp_status_values()[message]["whatsapp_status"], tick)
         failed = self.chat_op.message_post(body="Second", message_type="comment")
         self.run_queue(errors={"*": self.meta_error(131026, message="Message undeliverable")})
-        values = failed.sudo()._wa_status_values()[failed]
+        values = failed.sudo()._whatsapp_status_values()[failed]
         self.assertEqual(values["whatsapp_status"], "failed")
         self.assertIn("Message undeliverable", values["whatsapp_failure"])
         self.env["whatsapp.message"].sudo().browse(values["whatsapp_message_ids"]).action_retry()
-        self.assertEqual(failed.sudo()._wa_status_values()[failed]["whatsapp_status"], "pending")
+        self.assertEqual(failed.sudo()._whatsapp_status_values()[failed]["whatsapp_status"], "pending")

@@ -35,7 +35,7 @@ class TestDiscussRouting(WhatsAppDiscussCase):
             self.receive_text("Hi")
         chat = self.chat()
         self.assertEqual(self.member_users(chat), self.user_wa_admin | self.user_operator_2)
-        self.assertEqual(chat.wa_partner_id, self.customer)
+        self.assertEqual(chat.whatsapp_partner_id, self.customer)
         member = chat.sudo().channel_member_ids.filtered(
             lambda m: m.partner_id == self.user_wa_admin.partner_id
         )
@@ -48,7 +48,7 @@ class TestDiscussRouting(WhatsAppDiscussCase):
             answer = self.receive_text("Yes please")
         chat = self.chat()
         self.assertEqual(self.member_users(chat), self.user_wa, "only the sender, not the notify users")
-        self.assertEqual(answer.wa_answered_message_id, template_message)
+        self.assertEqual(answer.whatsapp_answered_message_id, template_message)
         note = self.customer.message_ids.filtered(lambda m: "answered the WhatsApp template" in str(m.body))
         self.assertEqual(len(note), 1)
         self.assertIn(f"discuss.channel_{chat.id}", str(note.body), "a link to the chat")
@@ -63,7 +63,7 @@ class TestDiscussRouting(WhatsAppDiscussCase):
             template_message = self.send_template(self.user_wa)
         with freeze_time(T0 + timedelta(seconds=20)):
             answer = self.receive(self._inbound("text", {"body": "Yes"}, timestamp=self._ts(T0, -30)))
-        self.assertEqual(answer.wa_answered_message_id, template_message)
+        self.assertEqual(answer.whatsapp_answered_message_id, template_message)
         self.assertEqual(self.member_users(self.chat()), self.user_wa)
 
     def test_message_sent_before_the_template(self):
@@ -72,7 +72,7 @@ class TestDiscussRouting(WhatsAppDiscussCase):
             self.send_template(self.user_wa)
         with freeze_time(T0 + timedelta(seconds=20)):
             answer = self.receive(self._inbound("text", {"body": "Hi"}, timestamp=self._ts(T0, -600)))
-        self.assertFalse(answer.wa_answered_message_id)
+        self.assertFalse(answer.whatsapp_answered_message_id)
         self.assertEqual(self.member_users(self.chat()), self.user_wa_admin | self.user_operator_2)
 
     @staticmethod
@@ -86,7 +86,7 @@ class TestDiscussRouting(WhatsAppDiscussCase):
         with freeze_time(T0 + timedelta(days=15, minutes=1)):
             answer = self.receive_text("Late answer")
         self.assertEqual(self.member_users(self.chat()), self.user_wa_admin | self.user_operator_2)
-        self.assertFalse(answer.wa_answered_message_id)
+        self.assertFalse(answer.whatsapp_answered_message_id)
 
     def test_running_conversation_then_15_days_silence(self):
         with freeze_time(T0):
@@ -113,8 +113,8 @@ class TestDiscussRouting(WhatsAppDiscussCase):
         with freeze_time(T0 + timedelta(hours=1)):
             first = self.receive_text("one")
             second = self.receive_text("two")
-        self.assertTrue(first.wa_answered_message_id)
-        self.assertFalse(second.wa_answered_message_id)
+        self.assertTrue(first.whatsapp_answered_message_id)
+        self.assertFalse(second.whatsapp_answered_message_id)
 
     def test_add_users_to_chat(self):
         """Seed "Add users to a chat": an operator invites a colleague."""

@@ -30,7 +30,7 @@ class TestDiscussTours(WhatsAppDiscussHttpCase):
 
     def test_window_closed(self):
         self.receive_text("Hello", name="Ana")
-        self.chat().sudo().wa_last_inbound = fields.Datetime.now() - timedelta(hours=25)
+        self.chat().sudo().whatsapp_last_inbound = fields.Datetime.now() - timedelta(hours=25)
         with self.mock_wa_send():
             self.start_tour(
                 "/odoo/action-mail.action_discuss",
@@ -62,7 +62,7 @@ class TestDiscussTours(WhatsAppDiscussHttpCase):
             partner.with_user(self.user_wa)._whatsapp_send_template(
                 template.with_user(self.user_wa), queue=False
             )
-        value = self._wa_inbound_value("32470555555", "Yes, I am interested")
+        value = self._whatsapp_inbound_value("32470555555", "Yes, I am interested")
         value["metadata"]["phone_number_id"] = SANDBOX_PHONE_UID
         value["messages"][0]["timestamp"] = self._now_ts()
         response = self._post_webhook(self._make_payload("messages", value))
@@ -174,7 +174,7 @@ class TestDiscussEmulatorTour(WhatsAppDiscussHttpCase):
         self.assertEqual(self.member_users(chat), self.user_wa, "the chat opens for the sender only")
         answers = self.env["whatsapp.message"].sudo().search([("direction", "=", "inbound")], order="id")
         self.assertEqual(answers.mapped("body"), ["Yes, confirmed", "See you tomorrow at 10"])
-        self.assertEqual(answers[0].wa_answered_message_id, sent)
+        self.assertEqual(answers[0].whatsapp_answered_message_id, sent)
         # 3. back in Odoo, the user finds the chat
         self.start_tour(
             f"/odoo/res.partner/{self.partner.id}",

@@ -30,7 +30,7 @@ class TestServerActionWhatsApp(WhatsAppMessageMixin, WhatsAppTemplateCase):
                 "name": "Greet by WhatsApp",
                 "model_id": cls.env["ir.model"]._get_id("res.partner"),
                 "state": "whatsapp",
-                "wa_template_id": cls.template_partner.id,
+                "whatsapp_template_id": cls.template_partner.id,
             }
         )
 
@@ -69,9 +69,9 @@ class TestServerActionWhatsApp(WhatsAppMessageMixin, WhatsAppTemplateCase):
         template_model = self.env["ir.model"]._get("whatsapp.template")
         action = self.action.copy()
         action.model_id = template_model
-        self.assertFalse(action.wa_template_id)
+        self.assertFalse(action.whatsapp_template_id)
         with self.assertRaises(ValidationError):
-            action.wa_template_id = self.template_partner
+            action.whatsapp_template_id = self.template_partner
         with self.assertRaises(ValidationError):
             self.env["ir.actions.server"].create(
                 {

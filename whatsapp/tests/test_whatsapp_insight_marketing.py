@@ -43,8 +43,8 @@ class TestWhatsAppMarketingPreferences(HealthMixin, WhatsAppMessageCase):
         self._dispatch("user_preferences", self._preferences_value("33612345600", "stop"))
         preference = self._preference("+33612345600")
         self.assertEqual((preference.state, preference.source), ("stopped", "webhook"))
-        self.assertTrue(self.partners[0].with_user(self.user_wa).wa_marketing_stopped)
-        self.assertFalse(self.partners[1].with_user(self.user_wa).wa_marketing_stopped)
+        self.assertTrue(self.partners[0].with_user(self.user_wa).whatsapp_marketing_stopped)
+        self.assertFalse(self.partners[1].with_user(self.user_wa).whatsapp_marketing_stopped)
 
         marketing = self._send(self.template_marketing)
         self.assertWAMessage(marketing[0], "failed", "opt_out")
@@ -61,7 +61,7 @@ class TestWhatsAppMarketingPreferences(HealthMixin, WhatsAppMessageCase):
             "user_preferences", self._preferences_value("33612345600", "resume", timestamp=1700000100)
         )
         self.assertEqual(preference.state, "resumed")
-        self.assertFalse(self.partners[0].with_user(self.user_wa).wa_marketing_stopped)
+        self.assertFalse(self.partners[0].with_user(self.user_wa).whatsapp_marketing_stopped)
         self.assertWAMessage(self._send(self.template_marketing, self.partners[0]), "sent")
 
     def test_ignored_preferences(self):
@@ -90,8 +90,8 @@ class TestWhatsAppMarketingPreferences(HealthMixin, WhatsAppMessageCase):
     def test_async_131050_records_the_stop(self):
         message = self._send(self.template_marketing, self.partners[2])
         self.assertWAMessage(message, "sent")
-        value = self._wa_status_value([(message.sudo().wamid, "failed", None, 131050)])
+        value = self._whatsapp_status_value([(message.sudo().wamid, "failed", None, 131050)])
         self._dispatch("messages", value)
         self.assertWAMessage(message, "failed", "opt_out")
         self.assertEqual(self._preference("+33612345602").state, "stopped")
-        self.assertTrue(self.partners[2].wa_marketing_stopped)
+        self.assertTrue(self.partners[2].whatsapp_marketing_stopped)

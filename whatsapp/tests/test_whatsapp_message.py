@@ -191,7 +191,10 @@ class TestWhatsAppMessageNoDuplicate(WhatsAppMessageCase):
                 self.assertEqual(calls, [])
             # Meta's status (with our uuid) arrives: parked, the message is still owned by the send
             self.account._webhook_messages(
-                self._wa_status_value([(wamid, "delivered", payload["biz_opaque_callback_data"], None)]), None
+                self._whatsapp_status_value(
+                    [(wamid, "delivered", payload["biz_opaque_callback_data"], None)]
+                ),
+                None,
             )
             self.assertWAMessage(message, "sending")
         with freeze_time(now + timedelta(minutes=16)), self.mock_wa_send() as calls:
@@ -210,7 +213,7 @@ class TestWhatsAppMessageNoDuplicate(WhatsAppMessageCase):
         self.assertWAMessage(message, "failed", "unknown_outcome")
         # a late status (matched by uuid) still settles it
         self.account._webhook_messages(
-            self._wa_status_value([(wamid, "read", payload["biz_opaque_callback_data"], None)]), None
+            self._whatsapp_status_value([(wamid, "read", payload["biz_opaque_callback_data"], None)]), None
         )
         self.assertWAMessage(message, "read", False, fields_values={"wamid": wamid})
 
@@ -223,7 +226,9 @@ class TestWhatsAppMessageNoDuplicate(WhatsAppMessageCase):
             self.env["whatsapp.message"]._claim(self.account)  # ... and the worker dies
         with freeze_time(now + timedelta(minutes=5)), self.mock_wa_send():
             later = self.partners[1]._whatsapp_send_template(self.template, queue=False)
-        self.account._webhook_messages(self._wa_status_value([(later.wamid, "delivered", None, None)]), None)
+        self.account._webhook_messages(
+            self._whatsapp_status_value([(later.wamid, "delivered", None, None)]), None
+        )
         with freeze_time(now + timedelta(minutes=16)), self.mock_wa_send():
             self.env["whatsapp.message"]._process_queue()
         self.assertWAMessage(message, "sent", fields_values={"attempts": 2})
@@ -239,7 +244,7 @@ class TestWhatsAppMessageNoDuplicate(WhatsAppMessageCase):
             message = self.partners[0]._whatsapp_send_template(self.template, queue=False)
         self.assertWAMessage(message, "sending")
         self.account._webhook_messages(
-            self._wa_status_value([("wamid.LATE", "sent", message.uuid, None)]), None
+            self._whatsapp_status_value([("wamid.LATE", "sent", message.uuid, None)]), None
         )
         with freeze_time(now + timedelta(minutes=3)), self.mock_wa_send() as calls:
             self.env["whatsapp.message"]._process_queue()

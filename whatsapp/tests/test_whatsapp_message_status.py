@@ -15,7 +15,7 @@ class TestWhatsAppMessageStatus(WhatsAppMessageCase):
             self.messages = self.partners._whatsapp_send_template(self.template, queue=False)
 
     def _apply(self, statuses, errors=None):
-        self.account._webhook_messages(self._wa_status_value(statuses, errors=errors), None)
+        self.account._webhook_messages(self._whatsapp_status_value(statuses, errors=errors), None)
 
     def test_statuses_monotonic_and_idempotent(self):
         msg = self.messages[0]
@@ -111,7 +111,7 @@ class TestWhatsAppMessageStatus(WhatsAppMessageCase):
     def test_replied(self):
         msg = self.messages[0]
         self.account._webhook_messages(
-            self._wa_inbound_value("33612345600", "Thanks!", context_id=msg.wamid), None
+            self._whatsapp_inbound_value("33612345600", "Thanks!", context_id=msg.wamid), None
         )
         self.assertWAMessage(msg, "replied")
         inbound = self.env["whatsapp.message"].search([("direction", "=", "inbound")])
@@ -138,7 +138,7 @@ class TestWhatsAppOptOut(WhatsAppMessageCase):
         number = "+33612345600"
         blacklist = self.env["phone.blacklist"].sudo()
         with self.mock_wa_send():
-            self.account._webhook_messages(self._wa_inbound_value("33612345600", " Stop "), None)
+            self.account._webhook_messages(self._whatsapp_inbound_value("33612345600", " Stop "), None)
             self.assertTrue(blacklist.search([("number", "=", number)]))
             self.env["whatsapp.message"]._process_queue()
             self.assertEqual(len(self.wa_sent), 1, "the confirmation goes to the opted-out number")
@@ -149,20 +149,20 @@ class TestWhatsAppOptOut(WhatsAppMessageCase):
             self.assertEqual(len(self.wa_sent), 1)
             # any other message leaves the opt-out as it is
             for text in ("Hello", "stopping", "start please"):
-                self.account._webhook_messages(self._wa_inbound_value("33612345600", text), None)
+                self.account._webhook_messages(self._whatsapp_inbound_value("33612345600", text), None)
             self.assertTrue(blacklist.search([("number", "=", number)]))
             # French keyword with accents and case
-            self.account._webhook_messages(self._wa_inbound_value("33612345601", "ARRÊTER"), None)
+            self.account._webhook_messages(self._whatsapp_inbound_value("33612345601", "ARRÊTER"), None)
             self.assertTrue(blacklist.search([("number", "=", "+33612345601")]))
             # explicit opt-in
-            self.account._webhook_messages(self._wa_inbound_value("33612345600", "START"), None)
+            self.account._webhook_messages(self._whatsapp_inbound_value("33612345600", "START"), None)
             self.assertFalse(blacklist.search([("number", "=", number)]))
             self.env["whatsapp.message"]._process_queue()
             message = self.partners[0]._whatsapp_send_template(self.template, queue=False)
             self.assertWAMessage(message, "sent")
 
     def test_inbound_duplicate_ignored(self):
-        value = self._wa_inbound_value("33612345600", "Hi", wamid="wamid.DUP")
+        value = self._whatsapp_inbound_value("33612345600", "Hi", wamid="wamid.DUP")
         self.account._webhook_messages(value, None)
         self.account._webhook_messages(value, None)
         self.assertEqual(self.env["whatsapp.message"].search_count([("wamid", "=", "wamid.DUP")]), 1)

@@ -20,8 +20,8 @@ class EventRegistration(models.Model):
             else:
                 registration.whatsapp_event_url = event.company_id.website or registration.get_base_url()
 
-    def _wa_safe_fields(self):
-        return super()._wa_safe_fields() + [
+    def _whatsapp_safe_fields(self):
+        return super()._whatsapp_safe_fields() + [
             "name",
             "partner_id.name",
             "company_name",

@@ -47,5 +47,5 @@ class TestEventTemplates(WhatsAppEventCase):
                 self.assertIn("event_id.date_begin_located", body.mapped("field_name"))
                 self.assertIn("whatsapp_event_url", body.mapped("field_name"))
                 # the paths are safe for WhatsApp administrators who are not Settings administrators
-                safe = self.env["event.registration"]._wa_safe_fields()
+                safe = self.env["event.registration"]._whatsapp_safe_fields()
                 self.assertFalse(set(template.variable_ids.mapped("field_name")) - set(safe))

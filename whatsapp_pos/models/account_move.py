@@ -4,8 +4,8 @@ from odoo import models
 class AccountMove(models.Model):
     _inherit = "account.move"
 
-    def _wa_safe_fields(self):
-        return super()._wa_safe_fields() + [
+    def _whatsapp_safe_fields(self):
+        return super()._whatsapp_safe_fields() + [
             "name",
             "partner_id.name",
             "company_id.name",

@@ -16,8 +16,8 @@ class PosOrder(models.Model):
         help="The customer asked for the receipt by WhatsApp: the invoice follows once the order is invoiced.",
     )
 
-    def _wa_safe_fields(self):
-        return super()._wa_safe_fields() + [
+    def _whatsapp_safe_fields(self):
+        return super()._whatsapp_safe_fields() + [
             "name",
             "pos_reference",
             "partner_id.name",

@@ -20,8 +20,8 @@ class SaleOrder(models.Model):
                 currency_obj=order.currency_id,
             )
 
-    def _wa_safe_fields(self):
-        return super()._wa_safe_fields() + [
+    def _whatsapp_safe_fields(self):
+        return super()._whatsapp_safe_fields() + [
             "name",
             "partner_id.name",
             "company_id.name",

@@ -33,7 +33,7 @@ patch(Message.prototype, {
     },
     /** Create a contact from a card the customer shared, and open it. */
     async onClickWhatsAppAddContact(index) {
-        const action = await this.orm.call("whatsapp.message", "action_wa_add_contact", [
+        const action = await this.orm.call("whatsapp.message", "action_whatsapp_add_contact", [
             [this.message.whatsapp_inbound_id],
             index,
         ]);
