@@ -6,7 +6,8 @@ GET  /_sandbox/conversations[?pnid=]             accounts + conversations (last 
 GET  /_sandbox/chat?pnid=&phone=[&since=CURSOR]  rendered bubbles after CURSOR + status/reactions of all
 POST /_sandbox/emulate  {pnid, phone, name?, kind, ...}  the customer acts; a signed webhook goes to Odoo
      kind: text {text, context?} | button {wamid, index} | button_reply {wamid, id} | list_reply {wamid, id}
-           | media {media_id, caption?, context?} | location {latitude, longitude, name?, address?, context?}
+           | media {media_id, caption?, context?} | location {location: {latitude, longitude, name?, address?},
+           context?}   (``name`` at the top level is the customer's profile name, for every kind)
            | reaction {wamid, emoji}  (emoji "" removes the reaction)
 POST /_sandbox/upload?pnid=&filename=             raw body + Content-Type -> {id, mime_type, sha256, ...}
 GET  /_sandbox/media/<id>                         the bytes of a stored media (no token: the page shows it)
@@ -234,12 +235,18 @@ def build_message(sb, acc, phone, data):
     elif kind == "media":
         message = _media_message(sb, acc, data)
     elif kind == "location":
-        if data.get("latitude") in (None, "") or data.get("longitude") in (None, ""):
+        # The place is ``location: {latitude, longitude, name?, address?}``: a top-level ``name`` is always the
+        # customer's profile name, never the place's.
+        place = data.get("location") if isinstance(data.get("location"), dict) else data
+        if place.get("latitude") in (None, "") or place.get("longitude") in (None, ""):
             raise EmulatorError("a location needs a latitude and a longitude")
-        loc = {"latitude": float(data["latitude"]), "longitude": float(data["longitude"])}
+        loc = {"latitude": float(place["latitude"]), "longitude": float(place["longitude"])}
         if not (-90 <= loc["latitude"] <= 90 and -180 <= loc["longitude"] <= 180):
             raise EmulatorError("latitude must be within ±90 and longitude within ±180")
-        loc.update({k: str(data[k]) for k in ("name", "address") if data.get(k)})
+        if place is not data:
+            loc.update({k: str(place[k]) for k in ("name", "address") if place.get(k)})
+        elif data.get("address"):
+            loc["address"] = str(data["address"])
         message = {"type": "location", "location": loc}
     elif kind == "reaction":
         record = _target(sb, acc, phone, data.get("wamid"), outbound=False)

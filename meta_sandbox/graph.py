@@ -10,6 +10,7 @@ from .state import new_wamid
 
 _VERSION = re.compile(r"^v\d+\.\d+$")
 MESSAGES_PATH = "/{Version}/{Phone-Number-ID}/messages"
+DEFAULT_PROFILE = {"about": "Sandbox", "vertical": "OTHER"}
 
 
 def unsupported(method, node):
@@ -239,7 +240,7 @@ def subscribed_apps(sb, req, acc):
 def profile_get(sb, req, acc):
     profile = {
         "messaging_product": "whatsapp",
-        **acc.extra.get("profile", {"about": "Sandbox", "vertical": "OTHER"}),
+        **acc.extra.get("profile", DEFAULT_PROFILE),
     }
     return Response(200, {"data": [profile]})
 
@@ -247,25 +248,59 @@ def profile_get(sb, req, acc):
 def profile_post(sb, req, acc):
     body = json_body(req)
     schema_error(sb, "POST", "/{Version}/{Phone-Number-ID}/whatsapp_business_profile", body)
-    profile = dict(acc.extra.get("profile", {}))
+    # An update changes only the fields it names (``vertical`` stays when only ``about`` is sent).
+    profile = dict(acc.extra.get("profile", DEFAULT_PROFILE))
     profile.update({k: v for k, v in body.items() if k != "messaging_product"})
     acc.extra["profile"] = profile
     return Response(200, {"success": True})
 
 
+def _drop_nulls(value):
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value if v is not None]
+    return value
+
+
+def normalise_message(body):
+    """The send request as Meta reads it, before it is checked against the spec.
+
+    Meta is more lenient than its spec in two ways that clients rely on (pywa sends both):
+    an optional field sent as ``null`` is treated as absent (``send_contact`` sends ``"birthday": null``...),
+    and a template component ``type`` is case-insensitive (``"HEADER"`` works like ``"header"``).
+    """
+    body = _drop_nulls(body)
+    template = body.get("template")
+    if isinstance(template, dict) and isinstance(template.get("components"), list):
+        template["components"] = [
+            {**c, "type": c["type"].lower()} if isinstance(c, dict) and isinstance(c.get("type"), str) else c
+            for c in template["components"]
+        ]
+    return body
+
+
 def send_message(sb, req, acc):
-    body = json_body(req)
+    body = normalise_message(json_body(req))
     schema_error(sb, "POST", MESSAGES_PATH, body)
     if body.get("messaging_product") != "whatsapp":
         raise invalid_param("The parameter messaging_product is required and must be 'whatsapp'.")
     if "status" in body and "type" not in body:
         return mark_read(sb, acc, body)
     to = body.get("to") or body.get("recipient") or ""
-    wa_id = "".join(c for c in to if c.isdigit()) or to
+    wa_id, number, user_id = sb.state.resolve_recipient(body.get("to"), body.get("recipient"))
     if not wa_id:
         raise GraphError(
             400, 131008, "(#131008) Required parameter is missing", details="Parameter 'to' is required."
         )
+    text = body.get("text")
+    if (
+        body.get("type", "text") == "text"
+        and isinstance(text, dict)
+        and not str(text.get("body") or "").strip()
+    ):
+        # Meta refuses an empty text (the spec's TextObject has no minLength).
+        raise invalid_param("The parameter text['body'] is required.")
     msg_type = body.get("type", "text")
     template = templates.check_send(sb, acc, body["template"]) if msg_type == "template" else None
     wamid = new_wamid()
@@ -274,6 +309,7 @@ def send_message(sb, req, acc):
         "direction": "out",
         "phone_number_id": acc.phone_number_id,
         "wa_id": wa_id,
+        "user_id": user_id,
         "to": to,
         "type": msg_type,
         "payload": body,
@@ -290,10 +326,9 @@ def send_message(sb, req, acc):
     message = {"id": wamid}
     if msg_type == "template":
         message["message_status"] = "accepted"
-    return Response(
-        200,
-        {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": wa_id}], "messages": [message]},
-    )
+    # A send to a number answers its wa_id, a send to a BSUID (``recipient``) that user_id.
+    contact = {"input": to, "wa_id": number} if body.get("to") else {"input": to, "user_id": user_id}
+    return Response(200, {"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]})
 
 
 def mark_read(sb, acc, body):

@@ -198,7 +198,7 @@ class Sandbox:
                 components=components,
                 status=status,
                 parameter_format=parameter_format,
-                **fields,
+                **{"quality_date": int(self.state.clock()), **fields},
             )
             self.state.templates[tmpl.id] = tmpl
         return tmpl
@@ -257,7 +257,13 @@ class Sandbox:
 
     def inbound(self, phone_number_id, message, contact=None, name=None):
         """Send an inbound customer message (a Meta ``messages[]`` object; ``from``/``id``/``timestamp`` are
-        filled in when missing). Returns the wamid."""
+        filled in when missing). Returns the wamid.
+
+        As Meta does since 2026 (cloud-api-facts §5.9), the contact carries the customer's business-scoped user
+        id (``user_id``) and the message its ``from_user_id``. A username user who hides their number is sent
+        with ``contact={"user_id": ..., "profile": {"name": ..., "username": ...}}`` and no ``wa_id``/``from``:
+        the conversation is then keyed by that BSUID.
+        """
         acc = self.state.accounts[str(phone_number_id)]
         message = dict(message)
         now = self.state.clock()
@@ -266,15 +272,26 @@ class Sandbox:
         if contact is None:
             wa_id = "".join(c for c in str(message.get("from", "")) if c.isdigit())
             contact = {"profile": {"name": name or self.state.customers.get(wa_id) or wa_id}, "wa_id": wa_id}
+        contact = dict(contact)
         wa_id = contact.get("wa_id") or message.get("from")
-        message.setdefault("from", wa_id)
-        self.state.customers[wa_id] = contact.get("profile", {}).get("name")
+        if wa_id:
+            contact.setdefault("user_id", self.state.user_id(wa_id))
+            message.setdefault("from", wa_id)
+        elif contact.get("user_id"):
+            self.state.users.setdefault(contact["user_id"], None)
+        else:
+            raise ValueError("an inbound message needs the customer's number (from/wa_id) or user_id")
+        if contact.get("user_id"):
+            message.setdefault("from_user_id", contact["user_id"])
+        key = wa_id or contact["user_id"]
+        self.state.customers[key] = contact.get("profile", {}).get("name")
         self.state.record_message(
             {
                 "wamid": message["id"],
                 "direction": "in",
                 "phone_number_id": acc.phone_number_id,
-                "wa_id": wa_id,
+                "wa_id": key,
+                "user_id": contact.get("user_id"),
                 "type": message.get("type"),
                 "payload": message,
                 "status": "received",
@@ -287,7 +304,7 @@ class Sandbox:
             "contacts": [contact],
             "messages": [message],
         }
-        self.send_webhook("messages", value, acc.waba_id, key=wa_id)
+        self.send_webhook("messages", value, acc.waba_id, key=key)
         return message["id"]
 
     def inbound_text(self, phone_number_id, from_, text, name=None, context=None):
@@ -301,15 +318,24 @@ class Sandbox:
         return self.inbound(phone_number_id, message, name=name)
 
     def status(self, wamid, status, errors=None, delay=0.0, pricing=True):
-        """Push one status webhook for an outbound message by hand."""
+        """Push one status webhook for an outbound message by hand.
+
+        Like Meta since 2026 (§5.9), the value carries ``contacts`` (the recipient's ``wa_id`` when known and
+        ``user_id``) and the status its ``recipient_user_id``; ``recipient_id`` is the number, or the BSUID for
+        a username user whose number Meta does not give.
+        """
         record = self.state.messages_by_wamid[wamid]
         acc = self.state.accounts[record["phone_number_id"]]
+        user_id = record.get("user_id")
+        number = record["wa_id"] if record["wa_id"] != user_id else None
         item = {
             "id": wamid,
             "status": status,
             "timestamp": str(int(self.state.clock() + delay)),
-            "recipient_id": record["wa_id"],
+            "recipient_id": number or user_id,
         }
+        if user_id:
+            item["recipient_user_id"] = user_id
         if errors is not None:
             item["errors"] = [status_error(e) if isinstance(e, int) else e for e in errors]
         elif status == "failed":
@@ -326,12 +352,18 @@ class Sandbox:
         if "biz_opaque_callback_data" in record["payload"]:
             item["biz_opaque_callback_data"] = record["payload"]["biz_opaque_callback_data"]
         record["status"] = status
+        contact = {k: v for k, v in (("wa_id", number), ("user_id", user_id)) if v}
         value = {"messaging_product": "whatsapp", "metadata": metadata(acc), "statuses": [item]}
+        if contact:
+            value["contacts"] = [contact]
         return self.send_webhook("messages", value, acc.waba_id, delay=delay, key=wamid)
 
     def _schedule_statuses(self, acc, record, window_closed=False):
         flow = self._flows.get(record["wa_id"]) or self._flows[None]
         statuses, error = flow["statuses"], flow["error"]
+        if record.get("type") == "reaction":
+            # Meta sends only ``sent`` for a reaction (never delivered/read), or ``failed``.
+            statuses = [s for s in statuses if s in ("sent", "failed")][:1] or ["sent"]
         if window_closed:
             statuses, error = ["failed"], status_error(131047)
         for i, st in enumerate(statuses):

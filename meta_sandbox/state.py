@@ -12,6 +12,21 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+# Calling code -> ISO country of a BSUID's prefix (Meta: ``CC.<digits>``, the country of the user's number).
+_COUNTRIES = {
+    "1": "US", "7": "RU", "27": "ZA", "31": "NL", "32": "BE", "33": "FR", "34": "ES", "39": "IT", "41": "CH",
+    "44": "GB", "49": "DE", "52": "MX", "55": "BR", "61": "AU", "81": "JP", "86": "CN", "91": "IN", "212": "MA",
+    "351": "PT", "352": "LU", "971": "AE",
+}  # fmt: skip
+
+
+def bsuid_for(wa_id, portfolio="sandbox"):
+    """The business-scoped user id Meta gives the user ``wa_id`` (stable per business portfolio, §5.9)."""
+    digits = "".join(c for c in str(wa_id) if c.isdigit())
+    country = next((_COUNTRIES[digits[:n]] for n in (3, 2, 1) if digits[:n] in _COUNTRIES), "ZZ")
+    number = int(hashlib.sha256(f"{portfolio}:{digits}".encode()).hexdigest()[:16], 16)
+    return f"{country}.{number}"
+
 
 def new_wamid():
     raw = b"\x15\x02\x00\x11\x18\x12" + secrets.token_hex(10).upper().encode()
@@ -56,7 +71,7 @@ class Account:
             "account_mode": self.account_mode,
             "is_official_business_account": False,
         }
-        info.update(self.extra)
+        info.update({k: v for k, v in self.extra.items() if k != "profile"})  # the profile has its own node
         return info
 
 
@@ -72,6 +87,7 @@ class Template:
     parameter_format: str = "POSITIONAL"
     rejected_reason: str = "NONE"
     quality_score: str = "UNKNOWN"
+    quality_date: int = None  # when the score was last set (unix time); Meta returns it as quality_score.date
     sub_category: str = None
     message_send_ttl_seconds: int = None
     edits: list = field(default_factory=list)  # timestamps of edits made while APPROVED
@@ -86,7 +102,7 @@ class Template:
             "category": self.category,
             "components": self.components,
             "parameter_format": self.parameter_format,
-            "quality_score": {"score": self.quality_score},
+            "quality_score": {"score": self.quality_score, "date": self.quality_date or 0},
         }
         if self.status == "REJECTED":
             data["rejected_reason"] = self.rejected_reason
@@ -132,6 +148,7 @@ class State:
             self.messages_by_wamid = {}  # outbound and inbound records
             self.conversations = {}  # (pnid, wa_id) -> list of records
             self.customers = {}  # wa_id -> profile name
+            self.users = {}  # BSUID -> wa_id (None for a username user whose number Meta does not give)
             self.last_inbound = {}  # (pnid, wa_id) -> timestamp
 
     def next_id(self, prefix):
@@ -159,6 +176,24 @@ class State:
 
     def accounts_by_waba(self, waba_id):
         return [a for a in self.accounts.values() if a.waba_id == waba_id]
+
+    # users ------------------------------------------------------------------------------------------
+    def user_id(self, wa_id):
+        """BSUID of the customer ``wa_id`` (a conversation key: a number, or a BSUID for a username user)."""
+        if wa_id in self.users:
+            return wa_id
+        bsuid = bsuid_for(wa_id)
+        with self.lock:
+            self.users.setdefault(bsuid, wa_id)
+        return bsuid
+
+    def resolve_recipient(self, to=None, recipient=None):
+        """(conversation key, wa_id or None, BSUID) of a send's ``to`` / ``recipient``."""
+        if recipient:
+            wa_id = self.users.get(recipient)
+            return (wa_id or recipient), wa_id, recipient
+        wa_id = "".join(c for c in str(to or "") if c.isdigit())
+        return wa_id, wa_id, (self.user_id(wa_id) if wa_id else None)
 
     # messages -----------------------------------------------------------------------------------------
     def record_message(self, record):

@@ -49,19 +49,51 @@ def _project(data, fields):
     return out
 
 
+def _body_text(tmpl):
+    return " ".join(
+        str(c.get("text") or "") for c in tmpl.components if str(c.get("type", "")).upper() == "BODY"
+    )
+
+
+def _listed(values):
+    """A comma-separated filter value (``status=APPROVED,PAUSED``) as a set, upper-cased."""
+    return {v.strip().upper() for v in values.split(",") if v.strip()}
+
+
+def _filter(rows, q):
+    """Meta's list filters: status / category / language / quality_score take comma-separated lists; name
+    matches part of the name, content part of the body text, name_or_content either."""
+    for key in ("status", "category", "quality_score"):
+        if q.get(key):
+            wanted = _listed(q[key])
+            rows = [t for t in rows if getattr(t, key).upper() in wanted]
+    if q.get("language"):
+        wanted = {v.strip() for v in q["language"].split(",") if v.strip()}
+        rows = [t for t in rows if t.language in wanted]
+    if q.get("name"):
+        rows = [t for t in rows if q["name"].lower() in t.name.lower()]
+    if q.get("content"):
+        rows = [t for t in rows if q["content"].lower() in _body_text(t).lower()]
+    if q.get("name_or_content"):
+        needle = q["name_or_content"].lower()
+        rows = [t for t in rows if needle in t.name.lower() or needle in _body_text(t).lower()]
+    return rows
+
+
+def _translations_complete(templates):
+    """Meta's ``are_translations_complete``: every template name exists in every language the WABA uses."""
+    languages = {t.language for t in templates}
+    by_name = {}
+    for t in templates:
+        by_name.setdefault(t.name, set()).add(t.language)
+    return all(langs == languages for langs in by_name.values())
+
+
 def list_templates(sb, req, acc):
     q = req.query
-    rows = [t for t in sb.state.templates.values() if t.waba_id == acc.waba_id]
-    rows.sort(key=lambda t: int("".join(c for c in t.id if c.isdigit()) or 0), reverse=True)  # newest first
-    for key in ("name", "status", "category", "language"):
-        if q.get(key):
-            wanted = q[key].upper() if key in ("status", "category") else q[key]
-            rows = [
-                t
-                for t in rows
-                if (t.name if key == "name" else getattr(t, key)) == wanted
-                or (key == "name" and wanted in t.name)
-            ]
+    every = [t for t in sb.state.templates.values() if t.waba_id == acc.waba_id]
+    rows = sorted(every, key=lambda t: int("".join(c for c in t.id if c.isdigit()) or 0), reverse=True)
+    rows = _filter(rows, q)  # newest first
     try:
         limit = max(1, min(int(q.get("limit") or 25), 1000))
     except ValueError:
@@ -89,10 +121,9 @@ def list_templates(sb, req, acc):
     if q.get("summary"):
         body["summary"] = {
             "total_count": len(rows),
-            "message_template_count": len(
-                {t.name for t in sb.state.templates.values() if t.waba_id == acc.waba_id}
-            ),
+            "message_template_count": len({t.name for t in every}),
             "message_template_limit": sb.template_limit,
+            "are_translations_complete": _translations_complete(every),
         }
     return Response(200, body)
 
@@ -180,6 +211,7 @@ def create_template(sb, req, acc):
             components=body["components"],
             parameter_format=fmt,
             message_send_ttl_seconds=body.get("message_send_ttl_seconds"),
+            quality_date=int(sb.state.clock()),
         )
         sb.state.templates[tmpl.id] = tmpl
     if sb.auto_approve:
@@ -240,7 +272,8 @@ def edit_template(sb, req, acc):
         tmpl.status = "PENDING"
     if sb.auto_approve:
         sb.template_decision(tmpl.id, "APPROVED", delay=sb.auto_approve_delay)
-    return Response(200, {"success": True, "id": tmpl.id, "category": tmpl.category})
+    # Meta's spec documents only ``success``; Meta answers (and clients such as pywa read) id, name, category too.
+    return Response(200, {"success": True, "id": tmpl.id, "name": tmpl.name, "category": tmpl.category})
 
 
 def delete_template(sb, req, acc):

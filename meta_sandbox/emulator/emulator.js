@@ -411,11 +411,11 @@
     $(".o-wa-emu-location").addEventListener("submit", (ev) => {
         ev.preventDefault();
         const form = ev.target;
-        const fields = Object.fromEntries(new FormData(form).entries());
+        const place = Object.fromEntries(new FormData(form).entries());
         form.hidden = true;
         const context = st.quote ? st.quote.wamid : undefined;
         setQuote(null);
-        send("location", { ...fields, context });
+        send("location", { location: place, context });
     });
     $(".o-wa-emu-quote-cancel").addEventListener("click", () => setQuote(null));
     $(".o-wa-emu-sheet-close").addEventListener("click", () => ($(".o-wa-emu-sheet").hidden = true));

@@ -117,6 +117,10 @@ def apply_exceptions(schemas):
     # E2: ``biz_opaque_callback_data`` (echoed in status webhooks) and ``recipient`` (business-scoped user id
     # instead of ``to``) are accepted by Meta on every message type but missing here.
     _props(base).update({"biz_opaque_callback_data": {"type": "string", "maxLength": 512}, "recipient": _STR})
+    # E2b: and a message goes ``to`` a number or to a ``recipient`` BSUID (cloud-api-facts §5.9, 2026): one of
+    # the two is required, where the spec (which predates BSUIDs) requires ``to``.
+    base["required"] = [r for r in base["required"] if r != "to"]
+    base["if"], base["then"] = {"not": {"required": ["recipient"]}}, {"required": ["to"]}
 
     # E3: ``language.policy`` is optional ("deterministic" is the only value and the default); the spec's own
     # "Send Catalog Template Message" example omits it.
@@ -182,6 +186,21 @@ def apply_exceptions(schemas):
     err = schemas["ErrorObject"]
     err["required"] = ["code"]
     err["properties"].update({"title": _STR, "error_data": {"type": "object"}, "href": _STR})
+    # E16: business-scoped user ids (Meta, since April 2026; cloud-api-facts §5.9): inbound contacts carry
+    # ``user_id`` (and ``parent_user_id``, ``profile.username`` for username users) and may omit ``wa_id``;
+    # status values carry ``contacts`` and each status its ``recipient_user_id``. The v23.0 spec predates them.
+    contact = schemas["ContactProfile"]
+    _props(contact).update({"user_id": _STR, "parent_user_id": _STR})
+    _props(contact["properties"]["profile"]).setdefault("username", _STR)
+    _props(schemas["Statuses"]).update({"recipient_user_id": _STR, "biz_opaque_callback_data": _STR})
+    _props(schemas["StatusMessageValue"])["contacts"] = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "anyOf": [{"required": ["wa_id"]}, {"required": ["user_id"]}],
+            "properties": {"wa_id": _STR, "user_id": _STR, "parent_user_id": _STR},
+        },
+    }
     _incoming_copies(schemas)
 
 

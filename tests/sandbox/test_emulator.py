@@ -284,7 +284,10 @@ def test_each_customer_action_emits_a_signed_spec_valid_webhook(sb, receiver):
             },
         ),
         (
-            {"kind": "location", "latitude": "48.8584", "longitude": 2.2945, "name": "Eiffel Tower"},
+            {
+                "kind": "location",
+                "location": {"latitude": "48.8584", "longitude": 2.2945, "name": "Eiffel Tower"},
+            },
             {
                 "type": "location",
                 "location": {"latitude": 48.8584, "longitude": 2.2945, "name": "Eiffel Tower"},
@@ -303,7 +306,9 @@ def test_each_customer_action_emits_a_signed_spec_valid_webhook(sb, receiver):
         wamid = emulate(sb, **body)
         message = last_inbound(sb, receiver)
         assert message["id"] == wamid
-        assert {k: v for k, v in message.items() if k not in ("from", "id", "timestamp")} == expected, body
+        assert {
+            k: v for k, v in message.items() if k not in ("from", "from_user_id", "id", "timestamp")
+        } == expected, body
 
 
 @pytest.mark.parametrize(
