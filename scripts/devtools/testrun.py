@@ -185,7 +185,8 @@ def command(args):
 
     tally = Tally()
     want_pure, want_odoo = not args.odoo or args.pure, not args.pure or args.odoo
-    python = venv.ensure(odoo_deps=False)
+    # requirements-test.txt: test-only clients (pywa) the pure tests import; missing, those tests fail
+    python = venv.ensure(extra=["requirements-test.txt"], odoo_deps=False)
     odoo_skip = None
     odoo = pg = None
     if want_odoo:
@@ -194,7 +195,7 @@ def command(args):
         except odoo_locate.OdooMissing as exc:
             odoo_skip = str(exc)
     if odoo:
-        python = venv.ensure(odoo_deps=True)
+        python = venv.ensure(extra=["requirements-test.txt"], odoo_deps=True)
         pg = postgres.locate(python)
         ensure_browser(python)
     if want_pure:
