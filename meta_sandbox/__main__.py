@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import os
 import signal
 import threading
 
@@ -25,6 +26,19 @@ def main(argv=None):
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every Graph answer")
     parser.add_argument("--no-window", action="store_true", help="do not enforce the 24-hour window")
     parser.add_argument("--no-validate", action="store_true", help="debug only: skip spec validation")
+    parser.add_argument(
+        "--control-token",
+        default=os.environ.get("META_SANDBOX_CONTROL_TOKEN") or None,
+        help="token the control API (/_sandbox/...) requires in X-Sandbox-Token "
+        "(default: $META_SANDBOX_CONTROL_TOKEN, else a random one, printed at start)",
+    )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer the control API and the emulator on this host name (besides loopback and --host)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -37,6 +51,8 @@ def main(argv=None):
         validate=not args.no_validate,
         auto_approve=args.auto_approve,
         enforce_window=not args.no_window,
+        control_token=args.control_token,
+        allowed_hosts=args.allow_host,
     )
     sb.add_account(**DEMO_ACCOUNT, latency=args.latency)
     sb.set_webhook(args.callback, args.app_secret)
@@ -48,6 +64,7 @@ def main(argv=None):
         flush=True,
     )
     print(f"Phone emulator (play the customer): {sb.url}/emulator", flush=True)
+    print(f"Control API token (header X-Sandbox-Token): {sb.control_token}", flush=True)
     done = threading.Event()
     # Explicit handlers: a background job started by a non-interactive shell inherits SIGINT ignored.
     signal.signal(signal.SIGTERM, lambda *_: done.set())

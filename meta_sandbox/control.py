@@ -15,15 +15,71 @@ POST /_sandbox/send_webhook               {field, value, waba_id?}
 POST /_sandbox/reset                      {}
 POST /_sandbox/wait_idle                  {timeout?}
 
+Every call needs the control token (``X-Sandbox-Token`` header; ``Sandbox.control_token``, printed by the
+command line at start, set with ``--control-token`` or ``$META_SANDBOX_CONTROL_TOKEN``) and is refused from a
+page of another origin: see ``refuse``.
+
 The phone emulator's page (/emulator) and endpoints (conversations, chat, emulate, upload, media, read) are in
 ``emulator.py``.
 """
 
+import hmac
+
 from .server import Response
+
+TOKEN_HEADER = "X-Sandbox-Token"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Sent with every answer of the control API and the emulator: never framed, never sniffed, never cached.
+# No Access-Control-* header is ever sent, so a page of another origin can neither read an answer nor pass a
+# preflight (the custom token header and JSON bodies need one).
+GUARD_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def _error(status, message):
     return Response(status, {"error": {"message": message}})
+
+
+def _hostname(host):
+    host = (host or "").strip().lower()
+    if host.startswith("["):  # [::1]:8190
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def refuse(sb, req):
+    """Why a request to the control API (``/_sandbox/...``) or the emulator page must be refused, as a
+    Response; None when it may go on.
+
+    The control API drives the sandbox (accounts, tokens, webhooks to any URL): only the tests, the launcher
+    and the emulator page may call it. Each request must
+    - name the sandbox by a host it serves (loopback, its bind address or an allowed host): a web page that
+      rebinds its own DNS name to 127.0.0.1 sends its own name and is refused;
+    - not come from a page of another origin (``Origin`` / ``Sec-Fetch-Site``), even of the same site (Odoo
+      on another port of 127.0.0.1);
+    - carry the control token (``X-Sandbox-Token``), printed at start and embedded in the emulator page only;
+      the page's media (``<img src>``) pass it as ``?token=``.
+    """
+    host = req.header("Host")
+    if _hostname(host) not in sb.allowed_hosts:
+        return _error(403, f"unknown host {host!r}: the sandbox answers on {', '.join(sb.allowed_hosts)}")
+    if req.parts and req.parts[0] == "emulator":
+        return None  # the page itself: anyone may load it, no other origin can read it (no CORS)
+    origin = req.header("Origin")
+    if origin is not None and origin != f"http://{host}":
+        return _error(403, f"cross-origin request from {origin!r} refused")
+    if (req.header("Sec-Fetch-Site") or "same-origin") not in ("same-origin", "none"):
+        return _error(403, "cross-site request refused")
+    token = req.header(TOKEN_HEADER)
+    if token is None and req.method in ("GET", "HEAD") and req.parts[1:2] == ["media"]:
+        token = req.query.get("token")
+    if not token or not hmac.compare_digest(str(token).encode(), sb.control_token.encode()):
+        return _error(401, f"the control API needs the sandbox's token in the {TOKEN_HEADER} header")
+    return None
 
 
 def _state(sb):

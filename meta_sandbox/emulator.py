@@ -10,11 +10,15 @@ POST /_sandbox/emulate  {pnid, phone, name?, kind, ...}  the customer acts; a si
            context?}   (``name`` at the top level is the customer's profile name, for every kind)
            | reaction {wamid, emoji}  (emoji "" removes the reaction)
 POST /_sandbox/upload?pnid=&filename=             raw body + Content-Type -> {id, mime_type, sha256, ...}
-GET  /_sandbox/media/<id>                         the bytes of a stored media (no token: the page shows it)
+GET  /_sandbox/media/<id>?token=                  the bytes of a stored media (token in the query: <img src>)
+
+The page is served with the control token embedded; every endpoint needs it (see ``control.refuse``).
 POST /_sandbox/read  {pnid, phone}                ``read`` statuses for business messages not yet read
 """
 
+import html
 from pathlib import Path
+from urllib.parse import quote
 
 from . import emulator_view as view
 from .media import LIMITS
@@ -46,6 +50,12 @@ def handle(sb, req):
         if asset is None:
             return Response(404, b"Not Found", content_type="text/plain")
         body = (STATIC / asset[0]).read_bytes()
+        if asset[0] == "index.html":
+            # The page gets the control token embedded: only a page of the sandbox's own origin can read it
+            # (no CORS, no framing); control.refuse checks every call the page makes with it.
+            token = html.escape(sb.control_token, quote=True).encode()
+            body = body.replace(b"{{SANDBOX_CONTROL_TOKEN}}", token)
+            return Response(200, body, content_type=asset[1], headers={"Cache-Control": "no-store"})
         return Response(200, body, content_type=asset[1], headers={"Cache-Control": "no-cache"})
     if len(parts) < 2 or parts[0] != "_sandbox" or parts[1] not in ENDPOINTS:
         return None
@@ -148,8 +158,19 @@ def media(sb, req):
     item = sb.state.media.get(req.parts[2]) if len(req.parts) == 3 else None
     if item is None:
         return Response(404, b"Not Found", content_type="text/plain")
-    headers = {"Content-Disposition": f'inline; filename="{item.filename}"', "Cache-Control": "max-age=3600"}
+    headers = {
+        "Content-Disposition": content_disposition(item.filename),
+        "Cache-Control": "private, max-age=3600",
+    }
     return Response(200, item.data, content_type=item.mime_type, headers=headers)
+
+
+def content_disposition(filename, disposition="inline"):
+    """``Content-Disposition`` for a file name chosen by whoever uploaded it (RFC 6266): a plain-ASCII
+    fallback without quotes, backslashes or control characters, and the exact name UTF-8 percent-encoded."""
+    name = str(filename or "file")
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;%' else "_" for c in name)
+    return f"{disposition}; filename=\"{fallback or 'file'}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 # acting -------------------------------------------------------------------------------------------------

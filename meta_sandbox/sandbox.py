@@ -1,5 +1,6 @@
 """The ``Sandbox`` object: Python API over the state, the HTTP server and the webhook worker."""
 
+import secrets
 import threading
 import time
 
@@ -44,6 +45,8 @@ class Sandbox:
         webhook_workers=4,
         webhook_timeout=10.0,
         template_limit=250,
+        control_token=None,
+        allowed_hosts=(),
     ):
         self.host, self.port = host, port
         self.validate = validate
@@ -51,6 +54,9 @@ class Sandbox:
         self.auto_approve_delay = auto_approve_delay
         self.enforce_window = enforce_window
         self.template_limit = template_limit
+        # The control API's token (see control.refuse): random unless given; tests read ``sb.control_token``.
+        self.control_token = control_token or secrets.token_urlsafe(24)
+        self._extra_hosts = tuple(h.lower() for h in allowed_hosts)
         self.state = State(clock=clock)
         self.faults = FaultTable()
         self.callback_url = None
@@ -102,12 +108,20 @@ class Sandbox:
         """Sleep, but wake up when the sandbox stops (so ``stop()`` never hangs on a simulated timeout)."""
         self._stop_event.wait(seconds)
 
+    @property
+    def allowed_hosts(self):
+        """Host names the control API and the emulator answer to (see ``control.refuse``)."""
+        return tuple(dict.fromkeys((*control.LOOPBACK, self.host.lower(), *self._extra_hosts)))
+
     def dispatch(self, req):
-        resp = emulator.handle(self, req)  # the phone emulator's page and endpoints; None for anything else
-        if resp is not None:
+        if req.parts and req.parts[0] in ("_sandbox", "emulator"):
+            resp = control.refuse(self, req)
+            if resp is None:
+                resp = emulator.handle(self, req)  # the emulator's page and endpoints; None for the others
+            if resp is None:
+                resp = control.handle(self, req)
+            resp.headers = {**control.GUARD_HEADERS, **resp.headers}
             return resp
-        if req.parts and req.parts[0] == "_sandbox":
-            return control.handle(self, req)
         return graph.handle(self, req)
 
     # configuration ------------------------------------------------------------------------------------

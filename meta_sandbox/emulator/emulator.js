@@ -2,7 +2,8 @@
  *
  * URL: /emulator?phone=33612345678&pnid=1000001[&name=Ana]   (vanilla JS, no build step, works offline)
  * Talks to the sandbox's control API: GET /_sandbox/conversations, GET /_sandbox/chat?since=,
- * POST /_sandbox/emulate, POST /_sandbox/upload, POST /_sandbox/read (see meta_sandbox/emulator.py).
+ * POST /_sandbox/emulate, POST /_sandbox/upload, POST /_sandbox/read (see meta_sandbox/emulator.py), with the
+ * control token the sandbox embeds in the page (X-Sandbox-Token header; ?token= on media URLs).
  *
  * Stable selectors (for tours; every element also has a data-testid):
  *   .o-wa-emu-account                      business number picker (<select>, value = phone_number_id)
@@ -27,6 +28,7 @@
     const EMOJIS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
     const UNREAD = ["accepted", "sent", "delivered"];
     const READ_KEY = "o-wa-emu-read-receipts";
+    const TOKEN = ($('meta[name="sandbox-control-token"]') || {}).content || "";
     const query = new URLSearchParams(location.search);
     const st = {
         pnid: query.get("pnid") || "",
@@ -63,8 +65,15 @@
         return node;
     }
 
+    /** A URL the page may link to or load: http(s), tel, or the sandbox's media store (with the token). */
+    function safeUrl(url) {
+        const value = String(url || "");
+        if (value.startsWith("/_sandbox/media/")) return `${value}?token=${encodeURIComponent(TOKEN)}`;
+        return /^(https?:|tel:)/i.test(value) ? value : undefined;
+    }
+
     async function api(method, path, body, headers) {
-        const opts = { method, headers: headers || {} };
+        const opts = { method, headers: { ...(headers || {}), "X-Sandbox-Token": TOKEN } };
         if (body !== undefined) {
             opts.body = body instanceof Blob ? body : JSON.stringify(body);
             if (!(body instanceof Blob)) opts.headers["Content-Type"] = "application/json";
@@ -101,7 +110,7 @@
 
     // rendering ----------------------------------------------------------------------------------------
     function mediaNode(media) {
-        const url = media.url || "";
+        const url = safeUrl(media.url);
         if (media.type === "image" || media.type === "sticker") {
             return el("img", `o-wa-emu-media o-wa-emu-${media.type}`, null, { src: url, alt: media.type });
         }
@@ -115,7 +124,7 @@
     }
 
     function locationNode(loc) {
-        const card = el("a", "o-wa-emu-location-card", null, { href: loc.url, target: "_blank", rel: "noopener" });
+        const card = el("a", "o-wa-emu-location-card", null, { href: safeUrl(loc.url), target: "_blank", rel: "noopener" });
         card.append(icon("pin", "o-wa-emu-location-pin"));
         const info = el("span", "o-wa-emu-location-info");
         info.append(el("b", null, loc.name || `${loc.latitude}, ${loc.longitude}`));
@@ -142,8 +151,8 @@
             node.addEventListener("click", () => send("button_reply", { wamid: m.wamid, id: b.id }));
             return node;
         }
-        if (b.type === "url") return el("a", "o-wa-emu-url-button", `↗ ${b.text}`, { href: b.url, target: "_blank", rel: "noopener", title: b.url });
-        if (b.type === "phone_number") return el("a", "o-wa-emu-phone-button", `☎ ${b.text} · ${b.phone || ""}`, { href: `tel:${b.phone || ""}` });
+        if (b.type === "url") return el("a", "o-wa-emu-url-button", `↗ ${b.text}`, { href: safeUrl(b.url), target: "_blank", rel: "noopener", title: b.url });
+        if (b.type === "phone_number") return el("a", "o-wa-emu-phone-button", `☎ ${b.text} · ${b.phone || ""}`, { href: safeUrl(`tel:${b.phone || ""}`) });
         if (b.type === "copy_code") {
             const node = el("button", "o-wa-emu-copy-code", `⧉ ${b.text}: ${b.code}`, { type: "button" });
             node.addEventListener("click", () => {

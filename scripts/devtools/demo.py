@@ -8,6 +8,7 @@ the sandbox's webhook points back at Odoo. Both stay in the foreground; Ctrl-C s
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -174,6 +175,10 @@ def command(args):
     LOGS.mkdir(parents=True, exist_ok=True)
     sandbox_cmd = [str(python), "-m", "meta_sandbox", "--port", str(args.sandbox_port)]
     sandbox_cmd += ["--callback", f"{odoo_url}/whatsapp/webhook", "--auto-approve"]
+    # The sandbox's control API needs this token (passed in the environment, not on the command line where
+    # any local user could read it); the emulator page gets it embedded, scripts use X-Sandbox-Token.
+    control_token = secrets.token_urlsafe(24)
+    sandbox_env = dict(os.environ, PYTHONUNBUFFERED="1", META_SANDBOX_CONTROL_TOKEN=control_token)
     odoo_cmd = [*_odoo_base(python, odoo, pg, db), f"--http-port={args.port}", "--http-interface=127.0.0.1"]
     odoo_cmd += [f"--gevent-port={args.port + 3}", "--log-level=info"]
     popen = dict(stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -183,7 +188,7 @@ def command(args):
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
-        sandbox = subprocess.Popen(sandbox_cmd, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"), **popen)
+        sandbox = subprocess.Popen(sandbox_cmd, cwd=ROOT, env=sandbox_env, **popen)
         procs.append(sandbox)
         server = subprocess.Popen(odoo_cmd, cwd=ROOT, env=odoo.env(), **popen)
         procs.append(server)
@@ -214,7 +219,8 @@ def command(args):
         print(
             f"\n  Odoo:           {odoo_url}   (login: admin / admin, database {db})\n"
             f"  Meta sandbox:   {sandbox_url}\n"
-            f"  Phone emulator: {sandbox_url}/emulator\n\n"
+            f"  Phone emulator: {sandbox_url}/emulator\n"
+            f"  Sandbox control API token (header X-Sandbox-Token): {control_token}\n\n"
             "  Ctrl-C stops both.\n",
             flush=True,
         )

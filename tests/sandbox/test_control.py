@@ -14,8 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def ctl(sb, name, body=None, method="POST", **params):
-    r = requests.request(method, f"{sb.url}/_sandbox/{name}", json=body, params=params, timeout=10)
-    return r
+    headers = {"X-Sandbox-Token": sb.control_token}
+    return requests.request(
+        method, f"{sb.url}/_sandbox/{name}", json=body, params=params, headers=headers, timeout=10
+    )
 
 
 def test_control_api(sb, graph, receiver):
@@ -124,7 +126,7 @@ def test_cli_starts_answers_and_stops_cleanly(receiver):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "META_SANDBOX_CONTROL_TOKEN": "launcher-token"},
     )
     try:
         line = proc.stdout.readline()
@@ -146,7 +148,11 @@ def test_cli_starts_answers_and_stops_cleanly(receiver):
             },
             timeout=5,
         )
-        requests.post(url + "/_sandbox/wait_idle", json={}, timeout=10)
+        lines = [proc.stdout.readline() for _ in range(2)]
+        assert lines[1].strip() == "Control API token (header X-Sandbox-Token): launcher-token", lines
+        assert requests.post(url + "/_sandbox/wait_idle", json={}, timeout=10).status_code == 401
+        token = {"X-Sandbox-Token": "launcher-token"}
+        requests.post(url + "/_sandbox/wait_idle", json={}, headers=token, timeout=10).raise_for_status()
         assert (
             requests.get(
                 url + "/v23.0/" + r.json()["id"], headers={"Authorization": "Bearer sandbox-token"}, timeout=5

@@ -25,7 +25,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def api(sb, method, name, body=None, **params):
-    return requests.request(method, f"{sb.url}/_sandbox/{name}", json=body, params=params, timeout=10)
+    headers = {"X-Sandbox-Token": sb.control_token}
+    return requests.request(
+        method, f"{sb.url}/_sandbox/{name}", json=body, params=params, headers=headers, timeout=10
+    )
 
 
 def graph_send(sb, body, to=PHONE):
@@ -226,9 +229,11 @@ def test_media_of_the_business_is_shown_from_the_store(sb):
     assert (image["media"]["url"], image["text"]) == (f"/_sandbox/media/{item.id}", "Receipt")
     assert doc["media"]["filename"] == "INV-1.pdf" and loc["location"]["name"] == "Shop"
     assert loc["location"]["url"].startswith("https://www.openstreetmap.org/?mlat=48.8&mlon=2.3")
-    r = requests.get(sb.url + image["media"]["url"], timeout=5)
+    token = {"token": sb.control_token}  # the page passes the token in <img src>
+    r = requests.get(sb.url + image["media"]["url"], params=token, timeout=5)
     assert (r.status_code, r.content, r.headers["Content-Type"]) == (200, PNG, "image/png")
-    assert requests.get(sb.url + "/_sandbox/media/700", timeout=5).status_code == 404
+    assert requests.get(sb.url + "/_sandbox/media/700", params=token, timeout=5).status_code == 404
+    assert requests.get(sb.url + image["media"]["url"], timeout=5).status_code == 401
 
 
 # acting -----------------------------------------------------------------------------------------------------
@@ -327,7 +332,7 @@ def test_media_from_the_phone_is_downloadable_by_odoo(sb, receiver, mime, filena
         f"{sb.url}/_sandbox/upload",
         params={"pnid": "1000001", "filename": filename},
         data=data,
-        headers={"Content-Type": mime},
+        headers={"Content-Type": mime, "X-Sandbox-Token": sb.control_token},
         timeout=5,
     )
     assert r.status_code == 200, r.text
@@ -381,11 +386,12 @@ def test_refused_actions(sb, receiver):
     r = requests.post(
         f"{sb.url}/_sandbox/upload",
         data=b"MZ",
-        headers={"Content-Type": "application/x-msdownload"},
+        headers={"Content-Type": "application/x-msdownload", "X-Sandbox-Token": sb.control_token},
         timeout=5,
     )
     assert r.status_code == 400 and "does not accept" in r.text
-    r = requests.post(f"{sb.url}/_sandbox/upload", data=b"", headers={"Content-Type": "image/png"}, timeout=5)
+    headers = {"Content-Type": "image/png", "X-Sandbox-Token": sb.control_token}
+    r = requests.post(f"{sb.url}/_sandbox/upload", data=b"", headers=headers, timeout=5)
     assert r.status_code == 400 and "empty" in r.text
     assert sb.wait_idle(5) and len(receiver.payloads("messages")) == 1  # only "mine" went out
 
