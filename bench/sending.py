@@ -19,6 +19,7 @@ them at the end. Not a test: figures.
 
 import argparse
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -58,10 +59,13 @@ class SandboxProcess:
         import requests  # noqa: PLC0415
 
         self.url = f"http://127.0.0.1:{port}"
+        token = secrets.token_urlsafe(24)  # the sandbox's control API needs it (X-Sandbox-Token)
         self.session = requests.Session()
+        self.session.headers["X-Sandbox-Token"] = token
         self.process = subprocess.Popen(
             [sys.executable, "-m", "meta_sandbox", "--port", str(port), "--no-validate"],
             cwd=REPO,
+            env=dict(os.environ, META_SANDBOX_CONTROL_TOKEN=token),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
