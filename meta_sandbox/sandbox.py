@@ -398,6 +398,7 @@ class Sandbox:
             "message_template_name": tmpl.name,
             "message_template_language": tmpl.language,
             "reason": reason or "NONE",
+            "message_template_category": tmpl.category,
         }
         if status in ("APPROVED", "REJECTED", "PAUSED", "DISABLED", "PENDING"):
             tmpl.status = status

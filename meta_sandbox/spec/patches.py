@@ -193,6 +193,10 @@ def apply_exceptions(schemas):
     _props(contact).update({"user_id": _STR, "parent_user_id": _STR})
     _props(contact["properties"]["profile"]).setdefault("username", _STR)
     _props(schemas["Statuses"]).update({"recipient_user_id": _STR, "biz_opaque_callback_data": _STR})
+    # E17: a voice message the user listened to gets a ``played`` status (Meta's status webhook reference,
+    # cloud-api-facts §5.5), missing from the spec's enum.
+    status = schemas["Statuses"]["properties"]["status"]
+    status["enum"] = [*status["enum"], "played"]
     _props(schemas["StatusMessageValue"])["contacts"] = {
         "type": "array",
         "items": {
