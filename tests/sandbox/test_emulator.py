@@ -591,3 +591,30 @@ def test_template_rendering_named_params_media_and_location_headers(sb):
         and "mlat=1.5" in view["header"]["url"]
     )
     assert render_template(None, {"name": "gone"})["text"] == "[template gone]"
+
+
+@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="needs Chromium")
+def test_browser_location_keeps_the_customer_name(sb, receiver):
+    """The location form's "Name" is the place's: it must not rename the customer (it did)."""
+    pytest.importorskip("websocket")
+    order_template(sb)
+    browser = Browser(f"{sb.url}/emulator?phone={PHONE}&pnid=1000001&name=Ana")
+    try:
+        browser.wait_js("document.querySelector('.o-wa-emu-input:enabled')")
+        browser.click(".o-wa-emu-loc-toggle")
+        browser.click(".o-wa-emu-loc-send")
+        browser.wait_js(
+            'document.querySelector(\'.o-wa-emu-message[data-direction="in"][data-type="location"]\')'
+        )
+    finally:
+        browser.close()
+    assert sb.wait_idle(5)
+    value = receiver.payloads("messages")[-1]["entry"][0]["changes"][0]["value"]
+    assert value["messages"][0]["location"] == {
+        "latitude": 48.8584,
+        "longitude": 2.2945,
+        "name": "Eiffel Tower",
+        "address": "Champ de Mars, Paris",
+    }
+    assert value["contacts"][0]["profile"]["name"] == "Ana"
+    assert sb.messages(PHONE)[0]["name"] == "Ana"
