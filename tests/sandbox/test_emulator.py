@@ -618,3 +618,27 @@ def test_browser_location_keeps_the_customer_name(sb, receiver):
     }
     assert value["contacts"][0]["profile"]["name"] == "Ana"
     assert sb.messages(PHONE)[0]["name"] == "Ana"
+
+
+@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="needs Chromium")
+def test_browser_shows_file_names_as_text_and_links_no_script(sb, receiver):
+    """What the business sends is shown as text in the page that holds the control token: a file name with
+    markup stays text, a javascript: link gets no href."""
+    pytest.importorskip("websocket")
+    sb.inbound_text("1000001", PHONE, "Hi", name="Ana")
+    evil = '<img src=x onerror="window.PWNED=1">.pdf'
+    graph_send(sb, {"type": "document", "document": {"link": "https://example.com/q.pdf", "filename": evil}})
+    cta = {"name": "cta_url", "parameters": {"display_text": "Open", "url": "javascript:window.PWNED=2"}}
+    graph_send(
+        sb, {"type": "interactive", "interactive": {"type": "cta_url", "body": {"text": "Go"}, "action": cta}}
+    )
+    browser = Browser(f"{sb.url}/emulator?phone={PHONE}&pnid=1000001")
+    try:
+        browser.wait_js("document.querySelector('.o-wa-emu-url-button')")
+        assert browser.js("document.querySelector('.o-wa-emu-file-name').textContent") == evil
+        assert browser.js("document.querySelectorAll('.o-wa-emu-messages img').length") == 0
+        assert browser.js("document.querySelector('.o-wa-emu-url-button').hasAttribute('href')") is False
+        browser.click(".o-wa-emu-url-button")
+        assert browser.js("window.PWNED === undefined") is True
+    finally:
+        browser.close()
