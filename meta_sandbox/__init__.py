@@ -10,7 +10,9 @@ Standalone (never imports Odoo). In-process use::
     ...
     sb.stop()
 
-CLI: ``python3 -m meta_sandbox --port 8190 --callback URL``. Request/webhook validation against Meta's spec:
+CLI: ``python3 -m meta_sandbox --port 8190 --callback URL``. The control API (``/_sandbox/...``) needs
+``sb.control_token`` in the ``X-Sandbox-Token`` header (the CLI prints it; see ``control.refuse``).
+Request/webhook validation against Meta's spec:
 ``meta_sandbox.spec.validate_request`` / ``validate_webhook``.
 """
 
