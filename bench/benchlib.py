@@ -5,6 +5,7 @@ Not a benchmark itself (no ``main``): ``bench/run.py`` skips it.
 
 import argparse
 import os
+import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,3 +56,135 @@ def create_account(env, name, uid_suffix):
             "allowed_company_ids": [(6, 0, env.ref("base.main_company").ids)],
         }
     )
+
+
+def cpu_seconds(database=None, odoo_pids=None):
+    """CPU seconds (user + system) of this process, of Odoo and of PostgreSQL.
+
+    Other processes share the machine (other Odoo servers, other databases of the same PostgreSQL
+    cluster), so when given, only these count: Odoo = the processes ``odoo_pids`` and their descendants
+    (a prefork server's workers and gevent process), PostgreSQL = the backends connected to ``database``
+    (``postgres: user database ...``). Without them, every ``odoo-bin`` and ``postgres`` process counts.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"bench client": 0.0, "odoo": 0.0, "postgresql": 0.0}
+    processes = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as stat, open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                fields, cmdline = stat.read().rsplit(")", 1)[1].split(), cmd.read()
+        except OSError:
+            continue
+        processes[int(pid)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, cmdline)
+    odoo = set(odoo_pids or ())
+    grew = bool(odoo)
+    while grew:  # descendants of the given servers
+        children = {pid for pid, (ppid, _cpu, _cmd) in processes.items() if ppid in odoo} - odoo
+        odoo |= children
+        grew = bool(children)
+    for pid, (_ppid, cpu, cmdline) in processes.items():
+        if pid == os.getpid():
+            totals["bench client"] += cpu
+        elif odoo_pids is not None and pid in odoo or odoo_pids is None and b"odoo-bin" in cmdline:
+            totals["odoo"] += cpu
+        elif cmdline.startswith(b"postgres: ") and (database is None or f" {database} ".encode() in cmdline):
+            totals["postgresql"] += cpu
+        elif database is None and b"postgres" in cmdline:
+            totals["postgresql"] += cpu
+    return totals
+
+
+def cpu_per_event(before, after, count):
+    """``{side: ms per event}`` between two :func:`cpu_seconds` readings."""
+    return {kind: (after[kind] - before[kind]) / max(count, 1) * 1000 for kind in after}
+
+
+def format_cpu(cpu_ms):
+    return ", ".join(f"{kind} {ms:.2f} ms" for kind, ms in cpu_ms.items())
+
+
+def percentile(sorted_values, fraction):
+    """Nearest-rank percentile of an already sorted list (0 when empty)."""
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, max(0, int(len(sorted_values) * fraction + 0.5) - 1))]
+
+
+class OdooServer:
+    """``odoo-bin`` as production runs it (prefork ``--workers N``, ``-d DB``), its log in a file.
+
+    ``options`` go to a configuration file (``-c``): Odoo's command line refuses options it does not know
+    (e.g. ``whatsapp_webhook_fast_lane``). The gevent port (prefork's bus/websocket process) is set next to
+    the HTTP port, so that two servers, or another one on the machine, never fight for 8072: a lost bind
+    makes Odoo respawn the gevent process in a loop, which :meth:`problems` reports.
+    """
+
+    def __init__(self, args, port, workers=2, cron_threads=0, options=None, name="odoo"):
+        import subprocess  # noqa: PLC0415
+        import tempfile  # noqa: PLC0415
+
+        self.port, self.database = port, args.database
+        self.log_path = os.path.join(tempfile.gettempdir(), f"bench-{name}-{port}.log")
+        self.conf_path = os.path.join(tempfile.gettempdir(), f"bench-{name}-{port}.conf")
+        with open(self.conf_path, "w") as conf:
+            conf.write("[options]\n")
+            for key, value in (options or {}).items():
+                conf.write(f"{key} = {value}\n")
+        self.log = open(self.log_path, "w")  # noqa: SIM115 - closed by stop()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                f"{args.odoo}/odoo-bin",
+                "-c",
+                self.conf_path,
+                f"--addons-path={args.odoo}/odoo/addons,{ROOT}",
+                f"--db_host={args.db_host}",
+                f"--db_port={args.db_port}",
+                f"--db_user={args.db_user}",
+                "-d",
+                args.database,
+                f"--http-port={port}",
+                f"--gevent-port={port + 1}",
+                f"--workers={workers}",
+                f"--max-cron-threads={cron_threads}",
+                "--log-level=warn",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait(self, seconds=120):
+        import http.client  # noqa: PLC0415
+        import time  # noqa: PLC0415
+
+        for _ in range(seconds * 2):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Odoo stopped while starting (log: {self.log_path})")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                connection.request("GET", "/web/login")
+                connection.getresponse().read()
+                return self
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError(f"Odoo did not start (log: {self.log_path})")
+
+    def cpu_seconds(self):
+        """:func:`cpu_seconds` of this server's processes and its database's backends."""
+        return cpu_seconds(self.database, [self.process.pid])
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+        self.log.close()
+
+    def problems(self):
+        """Tracebacks and worker/gevent respawns logged so far (a figure is not trusted with any)."""
+        with open(self.log_path, errors="replace") as log:
+            text = log.read()
+        return {
+            "tracebacks": text.count("Traceback"),
+            "errors": len(re.findall(r" (?:ERROR|CRITICAL) ", text)),
+            "address in use": text.count("Address already in use"),
+        }
