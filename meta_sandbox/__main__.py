@@ -24,6 +24,9 @@ def main(argv=None):
     )
     parser.add_argument("--status-delay", type=float, default=0.0, help="seconds between sent/delivered/read")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every Graph answer")
+    parser.add_argument(
+        "--webhook-workers", type=int, default=4, help="webhooks delivered concurrently (Meta: many)"
+    )
     parser.add_argument("--no-window", action="store_true", help="do not enforce the 24-hour window")
     parser.add_argument("--no-validate", action="store_true", help="debug only: skip spec validation")
     parser.add_argument(
@@ -53,6 +56,7 @@ def main(argv=None):
         enforce_window=not args.no_window,
         control_token=args.control_token,
         allowed_hosts=args.allow_host,
+        webhook_workers=args.webhook_workers,
     )
     sb.add_account(**DEMO_ACCOUNT, latency=args.latency)
     sb.set_webhook(args.callback, args.app_secret)

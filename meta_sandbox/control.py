@@ -2,11 +2,13 @@
 
 GET  /_sandbox/state                      accounts, templates, faults, flows, counts
 GET  /_sandbox/messages?phone=            conversations (per customer number, both directions)
-GET  /_sandbox/webhooks                   delivered webhooks with the callback's HTTP status
+GET  /_sandbox/webhooks                   delivered webhooks with the callback's HTTP status, when each was
+                                          due (emitted) and how long the callback took to answer
 POST /_sandbox/accounts                   {phone_number_id, waba_id, app_id, token, app_secret, ...}
 POST /_sandbox/webhook                    {callback_url, app_secret?}
 POST /_sandbox/faults                     {endpoint, kind, count?, delay?, http_status?, code?, ...} | {clear: true}
-POST /_sandbox/status_flow                {statuses, delay?, error_code?, phone?}
+POST /_sandbox/status_flow                {statuses, delay? (or [min, max]), error_code?, phone?, reply_ratio?,
+                                           reply_text?}
 POST /_sandbox/inbound                    {phone_number_id, from, text?, name?, message?}  -> {wamid}
 POST /_sandbox/status                     {wamid, status, errors?}
 POST /_sandbox/template_decision          {template_id, status, reason?}

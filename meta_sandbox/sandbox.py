@@ -1,5 +1,6 @@
 """The ``Sandbox`` object: Python API over the state, the HTTP server and the webhook worker."""
 
+import random
 import secrets
 import threading
 import time
@@ -27,6 +28,13 @@ STATUS_EVENTS = (
     "LOCKED",
     "UNLOCKED",
 )
+
+
+def _pick_delay(delay):
+    """``delay`` seconds, or a random time in ``[min, max]``."""
+    if isinstance(delay, list):
+        return random.uniform(*delay)  # noqa: S311 - not crypto
+    return delay
 
 
 class Sandbox:
@@ -176,18 +184,42 @@ class Sandbox:
         error_title=None,
         error_details=None,
         phone=None,
+        reply_ratio=0.0,
+        reply_text="Thank you! ({n})",
     ):
         """Statuses sent after each accepted message (``delay`` seconds apart). A ``"failed"`` status carries
-        Meta's error object for ``error_code`` (default 131026). ``phone`` limits the flow to one recipient."""
+        Meta's error object for ``error_code`` (default 131026). ``phone`` limits the flow to one recipient.
+
+        ``delay`` may be ``[min, max]``: each status then comes a random time in that range after the previous
+        one (their order is kept), as Meta spreads them. ``reply_ratio``: that fraction of the recipients (one
+        message in ``1 / reply_ratio``, counted in order) answers after the last status, with ``reply_text``
+        (``{n}`` is the reply's number, from 1) as a reply to the message (``context``)."""
         statuses = [str(s) for s in statuses]
         for s in statuses:
             if s not in ("sent", "delivered", "read", "failed", "played"):
                 raise ValueError(f"unknown status {s!r}")
+        if isinstance(delay, (list, tuple)):
+            low, high = (float(d) for d in delay)
+            if not 0 <= low <= high:
+                raise ValueError("delay [min, max] needs 0 <= min <= max")
+            delay = [low, high]
+        else:
+            delay = float(delay)
+        reply_ratio = float(reply_ratio)
+        if not 0 <= reply_ratio <= 1:
+            raise ValueError("reply_ratio must be between 0 and 1")
         error = None
         if "failed" in statuses:
             error = status_error(error_code or 131026, error_title, error_details)
         key = "".join(c for c in phone if c.isdigit()) if phone else None
-        self._flows[key] = {"statuses": statuses, "delay": float(delay), "error": error}
+        self._flows[key] = {
+            "statuses": statuses,
+            "delay": delay,
+            "error": error,
+            "reply_ratio": reply_ratio,
+            "reply_text": str(reply_text),
+            "accepted": 0,
+        }
 
     def add_template(
         self,
@@ -380,10 +412,23 @@ class Sandbox:
             statuses = [s for s in statuses if s in ("sent", "failed")][:1] or ["sent"]
         if window_closed:
             statuses, error = ["failed"], status_error(131047)
-        for i, st in enumerate(statuses):
-            self.status(
-                record["wamid"], st, errors=[error] if st == "failed" else None, delay=flow["delay"] * (i + 1)
-            )
+        due = 0.0
+        for st in statuses:
+            due += _pick_delay(flow["delay"])
+            self.status(record["wamid"], st, errors=[error] if st == "failed" else None, delay=due)
+        if flow.get("reply_ratio") and not window_closed:
+            with self.state.lock:
+                flow["accepted"] = n = flow.get("accepted", 0) + 1
+            replies = int(n * flow["reply_ratio"] + 1e-9)
+            if replies > int((n - 1) * flow["reply_ratio"] + 1e-9):
+                text = flow["reply_text"].replace("{n}", str(replies))
+                args = (acc.phone_number_id, record["wa_id"], text)
+                timer = threading.Timer(
+                    due + _pick_delay(flow["delay"]),
+                    lambda: self.running and self.inbound_text(*args, context=record["wamid"]),
+                )
+                timer.daemon = True
+                timer.start()
 
     def template_decision(self, template_id, status, reason=None, delay=0.0, **extra):
         """Change a template's status and send ``message_template_status_update``. ``status``: APPROVED |

@@ -85,7 +85,12 @@ class WebhookWorker:
 
     def enqueue(self, payload, key="", delay=0.0, validate=True):
         """Queue ``payload`` (a dict) for delivery after ``delay`` seconds. Returns the queued record."""
-        record = {"payload": payload, "field": payload["entry"][0]["changes"][0]["field"], "status": None}
+        record = {
+            "payload": payload,
+            "field": payload["entry"][0]["changes"][0]["field"],
+            "status": None,
+            "due": time.time() + delay,  # when Meta emits it; "time" is when delivery started
+        }
         if validate and self.sandbox.validate:
             from .spec import validate_webhook  # noqa: PLC0415
 
@@ -161,6 +166,7 @@ class WebhookWorker:
                 headers["X-Hub-Signature-256"] = sign(body, secret)
             record["signature"] = headers.get("X-Hub-Signature-256")
             req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+            started = time.perf_counter()
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - configured URL
                     record["status"] = resp.status
@@ -171,5 +177,6 @@ class WebhookWorker:
             except (OSError, ValueError) as e:
                 record["status"] = None
                 record["error"] = str(e)
+            record["elapsed"] = time.perf_counter() - started  # the callback's answer time
         with self._cond:
             self.records.append(record)
