@@ -58,16 +58,19 @@ def create_account(env, name, uid_suffix):
     )
 
 
-def cpu_seconds(database=None, odoo_pids=None):
+def cpu_seconds(database=None, odoo_pids=None, others=None):
     """CPU seconds (user + system) of this process, of Odoo and of PostgreSQL.
 
     Other processes share the machine (other Odoo servers, other databases of the same PostgreSQL
     cluster), so when given, only these count: Odoo = the processes ``odoo_pids`` and their descendants
     (a prefork server's workers and gevent process), PostgreSQL = the backends connected to ``database``
     (``postgres: user database ...``). Without them, every ``odoo-bin`` and ``postgres`` process counts.
+    ``others``: ``{name: pids}`` counted apart (e.g. the Meta sandbox's process).
     """
     tick = os.sysconf("SC_CLK_TCK")
     totals = {"bench client": 0.0, "odoo": 0.0, "postgresql": 0.0}
+    other_of = {pid: name for name, pids in (others or {}).items() for pid in pids}
+    totals.update(dict.fromkeys(others or (), 0.0))
     processes = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -85,6 +88,8 @@ def cpu_seconds(database=None, odoo_pids=None):
     for pid, (_ppid, cpu, cmdline) in processes.items():
         if pid == os.getpid():
             totals["bench client"] += cpu
+        elif pid in other_of:
+            totals[other_of[pid]] += cpu
         elif odoo_pids is not None and pid in odoo or odoo_pids is None and b"odoo-bin" in cmdline:
             totals["odoo"] += cpu
         elif cmdline.startswith(b"postgres: ") and (database is None or f" {database} ".encode() in cmdline):
@@ -188,3 +193,14 @@ class OdooServer:
             "errors": len(re.findall(r" (?:ERROR|CRITICAL) ", text)),
             "address in use": text.count("Address already in use"),
         }
+
+
+def max_per_second(times):
+    """Largest number of events in any 1-second window ``[t, t + 1)``."""
+    times = sorted(times)
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] <= t - 1.0:
+            j += 1
+        best = max(best, i - j + 1)
+    return best

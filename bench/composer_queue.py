@@ -70,12 +70,18 @@ def _setup(env, count):
 
 
 def _form(composer_model):
+    return form_spec(composer_model.get_views([(False, "form")]), composer_model._name)
+
+
+def form_spec(views, model_name):
     """The form view as the web client uses it: the fields it reads (the specification of ``onchange`` and
-    ``web_save``) and those it sends on save (editable ones and ``force_save`` ones)."""
+    ``web_save``) and those it sends on save (editable ones and ``force_save`` ones).
+
+    :param dict views: what ``get_views([(False, "form")])`` returns (in process or over RPC)
+    """
     from lxml import etree  # noqa: PLC0415 - Odoo's dependency, imported once Odoo is located
 
-    views = composer_model.get_views([(False, "form")])
-    fields_ = views["models"][composer_model._name]["fields"]
+    fields_ = views["models"][model_name]["fields"]
     relational = ("many2one", "many2many", "one2many")
     spec = {
         name: {"fields": {"display_name": {}}} if field["type"] in relational else {}
@@ -94,7 +100,7 @@ def _form(composer_model):
     return spec, sent
 
 
-def _save_values(values, sent):
+def save_values(values, sent):
     """What the web client sends on save for a new record: x2many as commands, many2one as ids."""
     result = {}
     for name in sent:
@@ -130,7 +136,7 @@ def main(argv=None):
             # the click on Send: the web client saves the wizard (and reads it back), then runs the action
             user_env.invalidate_all()
             started = time.perf_counter()
-            saved = composer_model.web_save(_save_values(values, sent), spec)
+            saved = composer_model.web_save(save_values(values, sent), spec)
             composer_model.browse(saved[0]["id"]).action_send_whatsapp()
             user_env.flush_all()
             elapsed = time.perf_counter() - started

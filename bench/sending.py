@@ -41,17 +41,6 @@ def _args(argv):
     return args
 
 
-def _max_per_second(times):
-    """Largest number of calls started in any 1-second window ``[t, t + 1)``."""
-    times = sorted(times)
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - 1.0:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
-
-
 class SandboxProcess:
     """``python3 -m meta_sandbox`` in a subprocess, driven through its control API."""
 
@@ -188,8 +177,8 @@ def bench_send(odoo, db, sandbox, starts, n, latency, rate, tag):
             "send_s": t_send,
             "rate": n / t_send,
             "cap": rate,
-            "max_1s": _max_per_second(granted),
-            "max_1s_entered": _max_per_second(starts["entered"]),
+            "max_1s": benchlib.max_per_second(granted),
+            "max_1s_entered": benchlib.max_per_second(starts["entered"]),
             "sent": states.count("sent"),
             "sustained": (len(granted) - 1) / span if span else 0.0,
             "overall": n / (t_queue + t_send),
