@@ -1,15 +1,19 @@
 import json
 import logging
+import random
 import time
 from datetime import timedelta
 
 from odoo import SUPERUSER_ID, api, fields, models
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
 #: a parked status is applied at the latest this long after its park committed (the queue cron's run)
 RECHECK_SECONDS = 5
+#: tries of the send's own application of the statuses parked for its messages (concurrency conflicts)
+APPLY_TRIES = 3
 #: database name -> ``time.time()`` of the queue cron run this process last scheduled for parked statuses
 _recheck_scheduled = {}
 
@@ -72,11 +76,15 @@ class WhatsAppStatusPending(models.Model):
         self._schedule_recheck()
 
     @api.model
-    def _schedule_recheck(self):
+    def _schedule_recheck(self, force=False):
         """Have the queue cron apply parked statuses within :data:`RECHECK_SECONDS`, unless this process
-        already scheduled a run that late or later (which will see this park: it commits right away)."""
+        already scheduled a run that late or later (which will see this park: it commits right away).
+
+        :param bool force: schedule it even so (statuses parked earlier that the scheduled run could not
+            apply, their message being sent then)
+        """
         now = time.time()
-        if _recheck_scheduled.get(self.env.cr.dbname, 0) > now + 1:
+        if not force and _recheck_scheduled.get(self.env.cr.dbname, 0) > now + 1:
             return
         cron = self.env.ref("whatsapp.ir_cron_whatsapp_message_queue", raise_if_not_found=False)
         if cron:
@@ -128,13 +136,26 @@ class WhatsAppStatusPending(models.Model):
 
             @postcommit.add
             def apply_parked():
-                try:
-                    with registry.cursor() as cr:
-                        env = api.Environment(cr, SUPERUSER_ID, context)
-                        messages = env["whatsapp.message"].browse(sorted(ids))
-                        env["whatsapp.status.pending"]._apply_pending(messages)
-                except Exception:  # the send is committed: never fail it; the queue cron applies them later
-                    _logger.exception("WhatsApp: parked statuses of messages %s not applied yet", sorted(ids))
+                for attempt in range(APPLY_TRIES):
+                    try:
+                        with registry.cursor() as cr:
+                            env = api.Environment(cr, SUPERUSER_ID, context)
+                            messages = env["whatsapp.message"].browse(sorted(ids))
+                            env["whatsapp.status.pending"]._apply_pending(messages)
+                        return
+                    except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                        # a webhook updates the same messages right now: try again, as Odoo retries a request
+                        time.sleep(random.uniform(0, 0.1 * 2**attempt))  # noqa: S311 - not crypto
+                    except Exception:  # the send is committed: never fail it; the queue cron applies them
+                        _logger.exception("WhatsApp: parked statuses of messages %s not applied", sorted(ids))
+                        break
+                _logger.info("WhatsApp: parked statuses of messages %s left to the queue cron", sorted(ids))
+                # the cron applies them, but nothing else may run it soon: the parks scheduled their recheck
+                # while these messages were still being sent, and no status of them will be parked again
+                with registry.cursor() as cr:
+                    api.Environment(cr, SUPERUSER_ID, context)["whatsapp.status.pending"]._schedule_recheck(
+                        force=True
+                    )
 
         ids.update(messages.ids)
 

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from unittest.mock import patch
 
 from freezegun import freeze_time
 from odoo import fields
@@ -83,6 +84,67 @@ class TestWhatsAppMessageStatus(WhatsAppMessageCase):
         self.env.cr.postcommit.run()  # the send's transaction commits
         self.assertWAMessage(message, "read")
         self.assertFalse(self.env["whatsapp.status.pending"].sudo().search([("wamid", "=", message.wamid)]))
+
+    def _park_while_sending(self):
+        """A sent message whose status was parked meanwhile (the race above), before the send commits."""
+        with self.mock_wa_send():
+            message = self.partners[0]._whatsapp_send_template(self.template, queue=False)
+        self.env.flush_all()
+        self.env["whatsapp.status.pending"]._park(self.account, [{"id": message.wamid, "status": "read"}])
+        self.registry.enter_test_mode(self.cr)  # the callback's own cursor shares the test transaction
+        self.addCleanup(self.registry.leave_test_mode)
+        return message
+
+    def _conflicting_apply(self, conflicts):
+        """``_apply_pending`` failing ``conflicts`` times as a concurrent webhook would make it fail."""
+        from psycopg2.errors import SerializationFailure
+
+        from ..models import whatsapp_status_pending
+
+        Pending = type(self.env["whatsapp.status.pending"])
+        apply_pending, calls = Pending._apply_pending, []
+
+        def conflicting(pending, messages=None):
+            calls.append(messages)
+            if len(calls) <= conflicts:
+                raise SerializationFailure("could not serialize access due to concurrent update")
+            return apply_pending(pending, messages)
+
+        self.startPatcher(patch.object(Pending, "_apply_pending", conflicting))
+        self.startPatcher(patch.object(whatsapp_status_pending.time, "sleep"))
+        return calls
+
+    def test_parked_statuses_applied_after_a_conflict(self):
+        """The send's application of parked statuses meets a concurrent webhook (a serialization failure):
+        it tries again, as Odoo retries a request."""
+        message = self._park_while_sending()
+        calls = self._conflicting_apply(conflicts=2)
+        self.env.cr.postcommit.run()  # the send's transaction commits
+        self.assertEqual(len(calls), 3)
+        self.assertWAMessage(message, "read")
+        self.assertFalse(self.env["whatsapp.status.pending"].sudo().search([("wamid", "=", message.wamid)]))
+
+    def test_parked_statuses_left_to_the_cron_are_rechecked(self):
+        """Still conflicting after its tries, the send leaves them to the queue cron and has it run soon,
+        even when the parks already scheduled a run (it came while the message was being sent)."""
+        from ..models import whatsapp_status_pending
+
+        message = self._park_while_sending()  # schedules a recheck: this process remembers it
+        self.assertTrue(whatsapp_status_pending._recheck_scheduled.get(self.env.cr.dbname))
+        calls = self._conflicting_apply(conflicts=3)
+        cron = self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")
+        triggers = self.env["ir.cron.trigger"].sudo()
+        before = triggers.search([("cron_id", "=", cron.id)])
+        now = fields.Datetime.now()
+        with freeze_time(now):
+            self.env.cr.postcommit.run()
+        self.assertEqual(len(calls), whatsapp_status_pending.APPLY_TRIES)
+        self.assertWAMessage(message, "sent")  # not applied yet: parked, with the cron due in seconds
+        self.assertTrue(self.env["whatsapp.status.pending"].sudo().search([("wamid", "=", message.wamid)]))
+        added = triggers.search([("cron_id", "=", cron.id)]) - before
+        self.assertEqual(added.mapped("call_at"), [now + timedelta(seconds=5)])
+        self.env["whatsapp.status.pending"]._apply_pending()  # what the cron starts with
+        self.assertWAMessage(message, "read")
 
     def test_park_schedules_a_recheck(self):
         """Parking has the queue cron (which applies parked statuses first) run within seconds, one
