@@ -5,6 +5,7 @@ import traceback
 from datetime import timedelta
 
 from odoo import SUPERUSER_ID, api, fields, models
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 from psycopg2 import errors as pg_errors
 
@@ -215,6 +216,7 @@ class WhatsAppWebhookEvent(models.Model):
         rows = cr.fetchall()
         su_events = self.with_user(SUPERUSER_ID)
         outcome = {"done": [], "ignored": []}
+        retry_now = False
         now = fields.Datetime.now()
         for event_id, account_id, field, value, attempts in rows:
             handler = self._get_handler(account_id, field)
@@ -228,10 +230,19 @@ class WhatsAppWebhookEvent(models.Model):
             try:
                 with cr.savepoint():
                     handler(json.loads(value), su_events.browse(event_id))
-            except Exception:  # any handler failure is kept on the event for a retry
-                _logger.exception("WhatsApp webhook event %s (%s) failed", event_id, field)
+            except Exception as exc:  # any handler failure is kept on the event for a retry
                 attempts += 1
                 delay = timedelta(minutes=min(2 ** (attempts - 1), 360))
+                if isinstance(exc, PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
+                    # another transaction wrote the same rows meanwhile (e.g. a send applying statuses): the
+                    # handler did nothing wrong; a new transaction succeeds, so retry at once, as Odoo
+                    # retries a request, not minutes later
+                    _logger.info(
+                        "WhatsApp webhook event %s (%s): concurrent update, retried", event_id, field
+                    )
+                    delay, retry_now = timedelta(0), True
+                else:
+                    _logger.exception("WhatsApp webhook event %s (%s) failed", event_id, field)
                 cr.execute(
                     SQL(
                         """UPDATE whatsapp_webhook_event SET state = 'failed', error = %s, attempts = %s,
@@ -257,6 +268,8 @@ class WhatsAppWebhookEvent(models.Model):
                     )
                 )
         self.invalidate_model(["state", "error", "attempts", "next_attempt", "write_date"])
+        if retry_now:
+            self.env.ref("whatsapp.ir_cron_whatsapp_webhook_event_process")._trigger()
         return len(rows)
 
     @api.model

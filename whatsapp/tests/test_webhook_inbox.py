@@ -141,6 +141,33 @@ class TestWebhookInbox(WhatsAppCase):
         self.assertEqual(len(calls), 3)
         self.assertEqual(self.account.name, "written before failing")
 
+    def test_concurrent_update_retried_at_once(self):
+        """A handler meeting a concurrent update (a serialization failure: the send applying statuses to the
+        same messages) is retried by the cron at once, not after the backoff of a real failure."""
+        from psycopg2.errors import SerializationFailure
+
+        calls = []
+
+        def conflicting(account, value, event):
+            calls.append(1)
+            if len(calls) == 1:
+                raise SerializationFailure("could not serialize access due to concurrent update")
+
+        cron = self.env.ref("whatsapp.ir_cron_whatsapp_webhook_event_process")
+        triggers = self.env["ir.cron.trigger"].sudo()
+        before = triggers.search([("cron_id", "=", cron.id)])
+        with freeze_time(NOW):
+            event = self._store()
+            with patch.object(type(self.env["whatsapp.account"]), "_webhook_account_update", conflicting):
+                event._process()
+                self.assertEqual((event.state, event.next_attempt), ("failed", NOW))
+                self.assertEqual(
+                    (triggers.search([("cron_id", "=", cron.id)]) - before).mapped("call_at"), [NOW]
+                )
+                self.env["whatsapp.webhook.event"]._cron_process_events()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(len(calls), 2)
+
     def test_pending_event_picked_by_cron(self):
         """A request that stored its events but died before dispatching: the cron takes over after the grace."""
         with freeze_time(NOW):
