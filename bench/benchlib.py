@@ -185,14 +185,28 @@ class OdooServer:
         self.log.close()
 
     def problems(self):
-        """Tracebacks and worker/gevent respawns logged so far (a figure is not trusted with any)."""
+        """Tracebacks, errors and lost binds logged so far (a figure is not trusted with any), and the
+        serialization conflicts PostgreSQL reported (handled by retrying; counted apart, not flagged)."""
         with open(self.log_path, errors="replace") as log:
             text = log.read()
+        conflicts = text.count("could not serialize access")
         return {
             "tracebacks": text.count("Traceback"),
-            "errors": len(re.findall(r" (?:ERROR|CRITICAL) ", text)),
+            "errors": len(re.findall(r" (?:ERROR|CRITICAL) ", text)) - conflicts,
             "address in use": text.count("Address already in use"),
+            "serialization conflicts (retried)": conflicts,
         }
+
+
+#: problems that make a figure untrustworthy (the others are reported only)
+SERIOUS = ("tracebacks", "errors", "address in use")
+
+
+def log_verdict(problems):
+    """``"clean"``, or what the server log holds, with a warning when a figure should not be trusted."""
+    found = {key: count for key, count in problems.items() if count}
+    serious = any(key.split(": ")[-1] in SERIOUS for key in found)
+    return (str(found) if found else "clean") + (" -- FIGURES NOT TRUSTED" if serious else "")
 
 
 def max_per_second(times):

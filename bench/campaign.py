@@ -47,7 +47,7 @@ REPO = benchlib.ROOT
 SECRET = "bench-campaign-secret"
 TOKEN = "bench-campaign-token"
 PASSWORD = "bench-campaign-operator"
-RANK = {"sent": 1, "delivered": 2, "read": 3}
+RANK = {"sent": 1, "delivered": 2, "read": 3, "played": 4, "replied": 5}  # as tools/meta_status ranks them
 REPLY_RE = re.compile(r"\[reply (\d+)\]")
 
 
@@ -63,6 +63,7 @@ def _args(argv):
     parser.add_argument("--spread", default="0.5,3", help="min,max seconds between a message's statuses")
     parser.add_argument("--reply-ratio", type=float, default=0.05)
     parser.add_argument("--webhook-workers", type=int, default=8)
+    parser.add_argument("--keep", action="store_true", help="keep the campaign's records (to inspect them)")
     parser.add_argument("--timeout", type=float, default=0, help="give up after (default: 3 x ideal + 120 s)")
     parser.parse_known_args(argv, namespace=args)  # bench/run.py passes its arguments to every bench
     args.sandbox_port = args.sandbox_port or args.http_port + 4
@@ -415,7 +416,8 @@ def _wait_progress(count, expected, patience):
 def _count_read(registry, account_id):
     with registry.cursor() as cr:
         cr.execute(
-            "SELECT COUNT(*) FROM whatsapp_message WHERE account_id = %s AND state = 'read'", [account_id]
+            "SELECT COUNT(*) FROM whatsapp_message WHERE account_id = %s AND state IN ('read', 'played', 'replied')",
+            [account_id],
         )
         return cr.fetchone()[0]
 
@@ -465,7 +467,7 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
         # statuses parked while their message was being sent are applied by the queue a moment later
         read = _wait_progress(lambda: _count_read(registry, account_id), accepted, 90)
         print(
-            f"campaign: webhooks delivered {delivered_at - clicked:.1f} s after the click, {read} messages read "
+            f"campaign: webhooks delivered {delivered_at - clicked:.1f} s after the click, {read} messages read (or replied) "
             f"{time.time() - clicked:.1f} s after it",
             flush=True,
         )
@@ -496,8 +498,19 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
             [account_id],
         )
         failures = cr.fetchall()
+        cr.execute(
+            """SELECT (SELECT COUNT(*) FROM whatsapp_status_pending WHERE account_id = %(a)s),
+                      (SELECT COUNT(*) FROM whatsapp_webhook_event WHERE account_id = %(a)s AND state != 'done')""",
+            {"a": account_id},
+        )
+        parked, events_left = cr.fetchone()
     problems = server.problems()
-    teardown(odoo, registry, state)
+    if args.keep:
+        with registry.cursor() as cr:
+            cr.execute(DROP_SQL)
+        print(f"campaign: records kept (account {account_id})")
+    else:
+        teardown(odoo, registry, state)
 
     # sends: what Meta saw
     pnid = state["account"][1]
@@ -526,6 +539,10 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
             applied = _applied_at(log.get(mid, {}), status["status"]) if mid else None
             if applied is None:
                 status_lost += 1
+                if status_lost <= 3:
+                    print(
+                        f"  not applied: {status['status']} of message {mid} ({by_wamid.get(status['id'])})"
+                    )
             else:
                 lags.append(max(0.0, applied - record["due"]))
         for message in value.get("messages", []):
@@ -573,13 +590,12 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
         f"  operator's bus: {operator.notifications} notifications ({', '.join(f'{k} {v}' for k, v in sorted(operator.types.items(), key=lambda kv: -kv[1])[:4])}), "
         f"subscribed again {operator.resubscribed} times"
     )
+    print(f"  left: {parked} statuses parked, {events_left} webhook events not done")
     for reason, count in failures:
         print(f"  failed: {count} x {reason}")
-    flagged = {key: count for key, count in problems.items() if count}
     print(
-        f"  machine load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; server log: {flagged or 'clean'}"
-        + (" -- FIGURES NOT TRUSTED" if flagged else "")
-        + f" ({server.log_path})"
+        f"  machine load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; server log: "
+        f"{benchlib.log_verdict(problems)} ({server.log_path})"
     )
     return {
         "name": "campaign",

@@ -299,11 +299,7 @@ def print_results(name, results, problems=None, extra=""):
             f"PostgreSQL CPU x{a['cpu_ms']['postgresql'] / max(b['cpu_ms']['postgresql'], 1e-9):.2f}"
         )
     print(f"{name}: machine load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", end="")
-    if problems:
-        flagged = {key: count for key, count in problems.items() if count}
-        print(f"; server log: {flagged or 'clean'}" + (" -- FIGURES NOT TRUSTED" if flagged else ""))
-    else:
-        print()
+    print(f"; server log: {benchlib.log_verdict(problems)}" if problems is not None else "")
 
 
 def main(argv=None):
