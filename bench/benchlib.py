@@ -124,7 +124,7 @@ class OdooServer:
     makes Odoo respawn the gevent process in a loop, which :meth:`problems` reports.
     """
 
-    def __init__(self, args, port, workers=2, cron_threads=0, options=None, name="odoo"):
+    def __init__(self, args, port, workers=2, cron_threads=0, options=None, name="odoo", addons=ROOT):
         import subprocess  # noqa: PLC0415
         import tempfile  # noqa: PLC0415
 
@@ -142,7 +142,7 @@ class OdooServer:
                 f"{args.odoo}/odoo-bin",
                 "-c",
                 self.conf_path,
-                f"--addons-path={args.odoo}/odoo/addons,{ROOT}",
+                f"--addons-path={args.odoo}/odoo/addons,{addons}",
                 f"--db_host={args.db_host}",
                 f"--db_port={args.db_port}",
                 f"--db_user={args.db_user}",

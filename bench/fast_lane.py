@@ -36,30 +36,21 @@ def _args(argv):
     return args
 
 
-def main(argv=None):
-    args = _args(sys.argv[1:] if argv is None else argv)
-    odoo, registry = benchlib.registry(args)
+def compare(args, odoo, registry, make_servers, name):
+    """Status webhooks posted to each server of ``make_servers()`` (``{label: OdooServer}``, all on the same
+    database), in interleaved rounds, per path of ``args.paths``; print and return the figures."""
     run = uuid.uuid4().hex[:8]
     warm = 5 * args.workers
-    # each server gets its own messages: twice the count (and the warm-up) per path
-    state = status_ingest.setup(odoo, registry, 2 * (args.count + warm), run, args.paths)
-    _account_id, phone_uid, waba_uid = state["account"]
-    servers = {
-        "fast lane on": benchlib.OdooServer(args, args.http_port, workers=args.workers, name="lane-on"),
-        "fast lane off": benchlib.OdooServer(
-            args,
-            args.http_port + 2,
-            workers=args.workers,
-            options={"whatsapp_webhook_fast_lane": "False"},
-            name="lane-off",
-        ),
-    }
-    results = {}
+    servers = make_servers()
+    count = len(servers) * (args.count + warm)  # each server gets its own messages
     try:
+        state = status_ingest.setup(odoo, registry, count, run, args.paths)
+        _account_id, phone_uid, waba_uid = state["account"]
+        results = {}
         for server in servers.values():
             server.wait()
         for path in args.paths:
-            wamids = [status_ingest.wamid(run, path, i) for i in range(2 * (args.count + warm))]
+            wamids = [status_ingest.wamid(run, path, i) for i in range(count)]
             sides = []
             for index, (label, server) in enumerate(servers.items()):
                 mine = wamids[index :: len(servers)]
@@ -76,15 +67,36 @@ def main(argv=None):
     status_ingest.teardown(odoo, registry, state)
     problems = {}
     for label, server in servers.items():
-        for key, count in server.problems().items():
-            problems[f"{label}: {key}"] = count
+        for key, value in server.problems().items():
+            problems[f"{label}: {key}"] = value
     print(
-        f"fast_lane: {args.count} events per server and path, {args.clients} clients, prefork --workers "
+        f"{name}: {args.count} events per server and path, {args.clients} clients, prefork --workers "
         f"{args.workers} each, {args.rounds} interleaved rounds"
     )
     for pair in results.values():
-        status_ingest.print_results("fast_lane", pair, problems)
-    return {"name": "fast_lane", "results": results}
+        status_ingest.print_results(name, pair, problems)
+    return {"name": name, "results": results}
+
+
+def main(argv=None):
+    args = _args(sys.argv[1:] if argv is None else argv)
+    odoo, registry = benchlib.registry(args)
+    return compare(
+        args,
+        odoo,
+        registry,
+        lambda: {
+            "fast lane on": benchlib.OdooServer(args, args.http_port, workers=args.workers, name="lane-on"),
+            "fast lane off": benchlib.OdooServer(
+                args,
+                args.http_port + 2,
+                workers=args.workers,
+                options={"whatsapp_webhook_fast_lane": "False"},
+                name="lane-off",
+            ),
+        },
+        "fast_lane",
+    )
 
 
 if __name__ == "__main__":
