@@ -49,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from markupsafe import Markup
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import UserError
 from odoo.tools import SQL, create_index, html_escape
@@ -991,7 +991,8 @@ class WhatsAppMessage(models.Model):
         """Push the new status icons to the chatter over the bus (one bus message per author).
 
         What ``mail.message._notify_message_notification_update`` does, with its per-message checks done
-        once: the records' read access per model, the "is a public user" test per author.
+        once: the records' read access per model, the "is a public user" test per author; and no push to
+        the superuser's partner, whom the webhook and the cron run as (half the pushes of a status).
         """
         # sudo: the cron and the webhook run without a user who could read every related record
         mail_messages = self.mail_message_id.sudo().filtered(lambda m: m.model and m.res_id)
@@ -1003,7 +1004,11 @@ class WhatsAppMessage(models.Model):
                 records.mapped("display_name")
                 readable = set(records._filtered_access("read").ids)
                 shown += [message.id for message in group if message.res_id in readable]
-        user_partner = None if self.env.user._is_public() else self.env.user.partner_id
+        # the current user sees their own changes (mail pushes to them too), unless nobody can: the public
+        # user, and the superuser the webhook and the cron run as (OdooBot's partner has no session)
+        user_partner = (
+            None if self.env.uid == SUPERUSER_ID or self.env.user._is_public() else self.env.user.partner_id
+        )
         by_partner = defaultdict(dict)  # partner -> {message id: None}: ordered, each message once
         public_author = {}
         for message in mail_messages.browse(shown):

@@ -1,5 +1,6 @@
 from unittest.mock import patch
 
+from odoo import SUPERUSER_ID
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
@@ -67,7 +68,8 @@ class TestChatterPush(WhatsAppMessageCase):
         return pushes
 
     def test_status_push_same_as_mail(self):
-        """The batched push sends what ``_notify_message_notification_update`` sends, per author."""
+        """The batched push sends what ``_notify_message_notification_update`` sends, per author (but to
+        the superuser's partner)."""
         partners = self.partners.with_user(self.user_wa)
         with self.mock_wa_send():
             messages = partners._whatsapp_send_template(self.template.with_user(self.user_wa), queue=True)
@@ -85,3 +87,15 @@ class TestChatterPush(WhatsAppMessageCase):
         self.assertEqual(ours, self._pushes(as_author.mail_message_id._notify_message_notification_update))
         self.assertEqual(list(ours), [self.user_wa.partner_id])
         self.assertEqual(len(ours[self.user_wa.partner_id]), 3)
+        # as the webhook and the cron run (the superuser): mail also pushes to the current user's partner,
+        # OdooBot, which has no session; ours does not
+        as_root = messages.with_env(self.env)
+        self.assertEqual(as_root.env.uid, SUPERUSER_ID)
+        root = self.env.user.partner_id
+        ours = self._pushes(as_root._notify_chatter)
+        mails = self._pushes(as_root.mail_message_id._notify_message_notification_update)
+        self.assertIn(root, mails)
+        self.assertNotIn(root, ours)
+        del mails[root]
+        self.assertEqual(ours, mails)
+        self.assertEqual(list(ours), [self.user_wa.partner_id])
