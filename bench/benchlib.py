@@ -99,6 +99,35 @@ def cpu_seconds(database=None, odoo_pids=None, others=None):
     return totals
 
 
+class SessionCounter:
+    """PostgreSQL connections opened (``pg_stat_database.sessions``) to the benchmark database and to
+    ``postgres``: Odoo's bus opens a new connection to ``postgres`` for the ``NOTIFY`` after every commit
+    that sent bus messages (its connections to ``postgres`` are never pooled), a backend started and
+    ended per event whose CPU :func:`cpu_seconds` cannot see (the process is gone when it reads)."""
+
+    def __init__(self, args):
+        import psycopg2  # noqa: PLC0415 - Odoo's dependency
+
+        self.connection = psycopg2.connect(
+            host=args.db_host, port=args.db_port, user=args.db_user, dbname=args.database
+        )
+        self.connection.autocommit = True
+        self.database = args.database
+
+    def read(self):
+        with self.connection.cursor() as cr:
+            cr.execute("SELECT pg_stat_clear_snapshot()")
+            cr.execute(
+                "SELECT datname, sessions FROM pg_stat_database WHERE datname IN (%s, 'postgres')",
+                [self.database],
+            )
+            counts = dict(cr.fetchall())
+        return {"bench database": counts.get(self.database, 0), "postgres": counts.get("postgres", 0)}
+
+    def close(self):
+        self.connection.close()
+
+
 def cpu_per_event(before, after, count):
     """``{side: ms per event}`` between two :func:`cpu_seconds` readings."""
     return {kind: (after[kind] - before[kind]) / max(count, 1) * 1000 for kind in after}

@@ -59,7 +59,9 @@ def compare(args, odoo, registry, make_servers, name):
                 )  # warm-up, not measured
                 tally = status_ingest.Tally(f"{label}, {status_ingest.PATHS[path]}")
                 sides.append((tally, server, status_ingest.bodies(phone_uid, waba_uid, mine[: args.count])))
-            status_ingest.interleave(sides, args.rounds, args.clients)
+            sessions = benchlib.SessionCounter(args)
+            status_ingest.interleave(sides, args.rounds, args.clients, sessions)
+            sessions.close()
             results[path] = [tally.result() for tally, _server, _bodies in sides]
     finally:
         for server in servers.values():

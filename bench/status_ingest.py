@@ -243,13 +243,19 @@ class Tally:
         self.label, self.latencies, self.elapsed, self.non_200 = label, [], 0.0, 0
         self.cpu = {"bench client": 0.0, "odoo": 0.0, "postgresql": 0.0}
         self.rates = []
+        self.sessions = {}  # PostgreSQL connections opened, per database
 
-    def run(self, port, bodies_, clients, server):
+    def run(self, port, bodies_, clients, server, sessions=None):
+        opened = sessions.read() if sessions else {}
         before = server.cpu_seconds()
         latencies, non_200, elapsed = post_all(port, bodies_, clients)
         after = server.cpu_seconds()
         for kind in self.cpu:
             self.cpu[kind] += after[kind] - before[kind]
+        if sessions:
+            time.sleep(0.2)  # a backend's session is counted when it ends
+            for db, count in sessions.read().items():
+                self.sessions[db] = self.sessions.get(db, 0) + count - opened[db]
         self.latencies += latencies
         self.elapsed += elapsed
         self.non_200 += non_200
@@ -266,10 +272,11 @@ class Tally:
             "p99_ms": benchlib.percentile(latencies, 0.99) * 1000,
             "non_200": self.non_200,
             "cpu_ms": {kind: seconds / max(n, 1) * 1000 for kind, seconds in self.cpu.items()},
+            "sessions": {db: count / max(n, 1) for db, count in self.sessions.items()},
         }
 
 
-def interleave(sides, rounds, clients):
+def interleave(sides, rounds, clients, sessions=None):
     """Post each side's bodies in ``rounds`` chunks, sides alternating within each round.
 
     :param sides: ``[(tally, server, bodies)]``; the order of the sides rotates from round to round
@@ -277,7 +284,7 @@ def interleave(sides, rounds, clients):
     for index in range(rounds):
         order = sides[index % len(sides) :] + sides[: index % len(sides)]
         for tally, server, bodies_ in order:
-            tally.run(server.port, bodies_[index::rounds], clients, server)
+            tally.run(server.port, bodies_[index::rounds], clients, server, sessions)
 
 
 def print_results(name, results, problems=None, extra=""):
@@ -289,7 +296,15 @@ def print_results(name, results, problems=None, extra=""):
             f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms (target <= {TARGET_P99_MS}), "
             f"{result.get('applied', '-')} applied, non-200 {result['non_200']}{extra}"
         )
-        print(f"{name}:   CPU per event: {benchlib.format_cpu(result['cpu_ms'])}")
+        opened = ", ".join(f"{db} {count:.2f}" for db, count in result.get("sessions", {}).items())
+        print(
+            f"{name}:   CPU per event: {benchlib.format_cpu(result['cpu_ms'])}"
+            + (
+                f"; PostgreSQL connections opened per event: {opened} (their CPU is not counted)"
+                if opened
+                else ""
+            )
+        )
     if len(results) == 2 and results[1]["rate"]:
         a, b = results
         print(
@@ -325,7 +340,9 @@ def main(argv=None):
             )
             for path in args.paths
         ]
-        interleave(sides, args.rounds, args.clients)
+        sessions = benchlib.SessionCounter(args)
+        interleave(sides, args.rounds, args.clients, sessions)
+        sessions.close()
     finally:
         server.stop()
     applied = teardown(odoo, registry, state)
