@@ -157,6 +157,12 @@ def setup(odoo, registry, args, run, sandbox_url):
         }
 
 
+def _channel_account_field(env):
+    """The chat's account field on ``discuss.channel`` (its prefix is being renamed: issue 11)."""
+    fields_ = env["discuss.channel"]._fields
+    return next(name for name in ("whatsapp_account_id", "wa_account_id") if name in fields_)
+
+
 def teardown(odoo, registry, state):
     """Remove what the campaign created (best effort: ``./dev bench`` drops its database anyway)."""
     with registry.cursor() as cr:
@@ -168,7 +174,7 @@ def teardown(odoo, registry, state):
             channels = (
                 env["discuss.channel"]
                 .with_context(active_test=False)
-                .search([("wa_account_id", "=", account.id)])
+                .search([(_channel_account_field(env), "=", account.id)])
             )
             messages = env["whatsapp.message"].search([("account_id", "=", account.id)])
             mail_messages = messages.mail_message_id
@@ -486,9 +492,10 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
         cr.execute("SELECT wamid, id, state FROM whatsapp_message WHERE account_id = %s AND wamid IS NOT NULL",
                    [account_id])  # fmt: skip
         by_wamid = {wamid: (mid, message_state) for wamid, mid, message_state in cr.fetchall()}
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         cr.execute(
-            """SELECT m.body FROM mail_message m JOIN discuss_channel c ON c.id = m.res_id
-                WHERE m.model = 'discuss.channel' AND c.wa_account_id = %s""",
+            f"""SELECT m.body FROM mail_message m JOIN discuss_channel c ON c.id = m.res_id
+                WHERE m.model = 'discuss.channel' AND c.{_channel_account_field(env)} = %s""",  # noqa: S608 - a field name
             [account_id],
         )
         in_discuss = {int(x) for (body,) in cr.fetchall() for x in REPLY_RE.findall(body or "")}
