@@ -35,7 +35,7 @@ def test_spread_statuses_keep_their_order_and_record_emission_and_answer_time(sb
         assert statuses == ["sent", "delivered", "read"]
         dues = [r["due"] for r in records]
         gaps = [later - earlier for earlier, later in zip(dues, dues[1:], strict=False)]
-        assert all(0.01 <= gap <= 0.05 + 0.01 for gap in gaps), gaps
+        assert all(0.01 <= gap <= 0.05 + 0.04 for gap in gaps), gaps  # + the time between two enqueues
         assert all(r["status"] == 200 and 0 <= r["elapsed"] < 5 for r in records)
 
 
