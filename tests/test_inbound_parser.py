@@ -166,6 +166,33 @@ def _msg(kind, body=None, **extra):
             lambda p: p.target_id == "wamid.A",
         ),
         (
+            _msg(
+                "edit",
+                {
+                    "original_message_id": "wamid.A",
+                    "message": {"type": "text", "text": {"body": "fixed again"}},
+                },
+            ),
+            "edit",
+            "fixed again",
+            lambda p: p.target_id == "wamid.A",
+        ),
+        (
+            _msg(
+                "edit",
+                {
+                    "original_message_id": "wamid.B",
+                    "message": {
+                        "type": "image",
+                        "image": {"id": "123", "mime_type": "image/jpeg", "caption": "new caption"},
+                    },
+                },
+            ),
+            "edit",
+            "new caption",
+            lambda p: p.target_id == "wamid.B" and p.media is None,
+        ),
+        (
             _msg("revoke", {"original_message_id": "wamid.A"}),
             "delete",
             "",

@@ -318,15 +318,14 @@ def parse_message(message, contacts=None):
     elif kind == "request_welcome":
         pass
     elif kind in ("edit", "edited", "message_edit"):
-        # newer API versions: {"edit": {"original_message_id"|"message_id", "text": {"body"}|"body"}}
+        # Meta's shape: {"edit": {"original_message_id", "message": {"type": "text"|"image"|..., <type>: {...}}}};
+        # the new content is a message of its own (a text's body, a media's caption...), parsed as one.
         inbound.kind = "edit"
         inbound.target_id = _str(body.get("original_message_id") or body.get("message_id")) or None
-        inner = _dict(body.get("message"))
-        inbound.text = (
-            _str(_dict(body.get("text")).get("body"))
-            or _str(body.get("body"))
-            or _str(_dict(inner.get("text")).get("body"))
-        )
+        inner = body.get("message")
+        if isinstance(inner, dict) and inner.get("type") not in (None, kind):
+            inbound.text = parse_message({**inner, "id": inbound.wamid}).text
+        inbound.text = inbound.text or _str(_dict(body.get("text")).get("body")) or _str(body.get("body"))
     elif kind in ("revoke", "delete", "deleted", "message_delete"):
         inbound.kind = "delete"
         inbound.target_id = _str(body.get("original_message_id") or body.get("message_id")) or None
