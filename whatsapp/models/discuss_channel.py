@@ -26,6 +26,7 @@ from markupsafe import Markup, escape
 from odoo import _lt, api, fields, models
 from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import UserError
+from odoo.osv import expression
 from odoo.tools import html2plaintext, plaintext2html
 
 from ..tools import message_payloads, outbound_split
@@ -207,6 +208,11 @@ class DiscussChannel(models.Model):
         if channel:
             if not channel.active:
                 channel.active = True
+            if number and not channel.whatsapp_number:
+                # met by user id first (a WhatsApp username): Meta now gives the number too, same chat
+                channel.write(
+                    {"whatsapp_number": number, "name": self._whatsapp_channel_name(partner, number)}
+                )
             return channel
         channel = Channel.create(
             {
@@ -238,10 +244,12 @@ class DiscussChannel(models.Model):
         latest = when + CLOCK_SKEW
         Message = self.env["whatsapp.message"]
         answered = Message.browse()
-        if number:
+        # the customer's number, else their user id (a customer known by a WhatsApp username)
+        recipient = ("number", "=", number) if number else ("bsuid", "=", self.whatsapp_bsuid or False)
+        if recipient[2]:
             domain = [
                 ("account_id", "=", account.id),
-                ("number", "=", number),
+                recipient,
                 ("direction", "=", "outbound"),
                 ("template_id", "!=", False),
                 ("queued_date", ">=", limit),
@@ -254,10 +262,10 @@ class DiscussChannel(models.Model):
         Users = self.env["res.users"]
         if answered:
             return answered, self._whatsapp_template_users(answered)
-        last_template = number and Message.search(
+        last_template = recipient[2] and Message.search(
             [
                 ("account_id", "=", account.id),
-                ("number", "=", number),
+                recipient,
                 ("direction", "=", "outbound"),
                 ("template_id", "!=", False),
                 ("queued_date", "<=", latest),
@@ -380,22 +388,23 @@ class DiscussChannel(models.Model):
 
     @api.model
     def _whatsapp_receive_system(self, message, parsed):
-        """``system`` messages: a number change moves the partner and the chat to the new number."""
+        """``system`` messages: a number change moves the partner and the chat to the new number, and to the
+        new user id Meta issues with it (the conversation goes on, also for a customer known by user id only)."""
         account = message.account_id
         system = parsed.system or {}
         old_number = message.number if message.number and message.number.startswith("+") else False
-        channel = (
-            self.search(
-                [
-                    ("channel_type", "=", "whatsapp"),
-                    ("whatsapp_account_id", "=", account.id),
-                    ("whatsapp_number", "=", old_number),
-                ],
-                limit=1,
-            )
-            if old_number
-            else self.browse()
-        )
+        old_bsuid = parsed.bsuid
+        channel = self.browse()
+        for field, value in (("whatsapp_number", old_number), ("whatsapp_bsuid", old_bsuid)):
+            if value and not channel:
+                channel = self.search(
+                    [
+                        ("channel_type", "=", "whatsapp"),
+                        ("whatsapp_account_id", "=", account.id),
+                        (field, "=", value),
+                    ],
+                    limit=1,
+                )
         new_number = system.get("new_wa_id") and account._phone_format(number="+" + system["new_wa_id"])
         if system.get("type") == "user_changed_number" and new_number and old_number:
             partners = self.env["res.partner"].search([("phone_sanitized", "=", old_number)])
@@ -419,10 +428,15 @@ class DiscussChannel(models.Model):
                         "name": self._whatsapp_channel_name(channel.whatsapp_partner_id, new_number),
                     }
                 )
-        if system.get("new_bsuid"):
-            self.env["res.partner"].search([("phone_sanitized", "=", new_number or old_number)]).write(
-                {"whatsapp_bsuid": system["new_bsuid"]}
-            )
+        new_bsuid = system.get("new_bsuid")
+        if new_bsuid and new_bsuid != old_bsuid:
+            domains = [[("phone_sanitized", "=", n)] for n in (new_number, old_number) if n]
+            if old_bsuid:
+                domains.append([("whatsapp_bsuid", "=", old_bsuid)])
+            if domains:
+                self.env["res.partner"].search(expression.OR(domains)).write({"whatsapp_bsuid": new_bsuid})
+            if channel:
+                channel.whatsapp_bsuid = new_bsuid
         if channel:
             message.write({"model": channel._name, "res_id": channel.id})
             message.mail_message_id = channel.with_context(whatsapp_inbound=True).message_post(
@@ -472,6 +486,7 @@ class DiscussChannel(models.Model):
             vals = {
                 "account_id": self.whatsapp_account_id.id,
                 "number": self.whatsapp_number,
+                "bsuid": self.whatsapp_bsuid,
                 "mail_message_id": message.id,
                 "model": self._name,
                 "res_id": self.id,
@@ -520,6 +535,7 @@ class DiscussChannel(models.Model):
                 {
                     "account_id": self.whatsapp_account_id.id,
                     "number": self.whatsapp_number,
+                    "bsuid": self.whatsapp_bsuid,
                     "body": emoji,
                     "model": self._name,
                     "res_id": self.id,

@@ -114,6 +114,7 @@ class MailThread(models.AbstractModel):
         for record in self:
             raw = numbers.get(record.id) or template._get_recipient_number(record)
             number = record._phone_format(number=raw) if raw else False
+            bsuid = False if number else record._whatsapp_recipient_bsuid(template)
             header = (
                 template._get_header_media(record)
                 if template.header_type in ("image", "video", "document")
@@ -126,8 +127,11 @@ class MailThread(models.AbstractModel):
                     "record": record,
                     "raw": raw,
                     "number": number,
+                    "bsuid": bsuid,
                     "body": template._render_text(values[record.id]),
-                    "components": template._build_send_components(values[record.id]) if number else [],
+                    "components": template._build_send_components(values[record.id])
+                    if number or bsuid
+                    else [],
                     "cache_key": header and header["cache_key"],
                 }
             )
@@ -137,12 +141,14 @@ class MailThread(models.AbstractModel):
         mail_messages = self._whatsapp_log(prepared, attachments, author_id, email_from)
         # -- whatsapp messages ---------------------------------------------------------------------
         blacklisted = self.env["whatsapp.message"]._blacklisted_among([p["number"] for p in prepared])
+        opted_out_users = self.env["res.partner"]._whatsapp_opted_out_bsuids([p["bsuid"] for p in prepared])
         vals_list = []
         for item, mail_message in zip(prepared, mail_messages, strict=True):
             vals = {
                 "account_id": account.id,
                 "template_id": template.id,
                 "number": item["number"],
+                "bsuid": item["bsuid"],
                 "body": item["body"],
                 "model": self._name,
                 "res_id": item["record"].id,
@@ -154,9 +160,12 @@ class MailThread(models.AbstractModel):
                     template.template_name, template.lang_code, item["components"]
                 ),
             }
-            if not item["number"]:
+            if not item["number"] and not item["bsuid"]:
                 reason = self.env._("Invalid or missing number: %(number)s", number=item["raw"] or "-")
                 vals.update(self.env["whatsapp.message"]._outcome_failed("phone_invalid", reason))
+            elif item["bsuid"] in opted_out_users:
+                reason = self.env._("The WhatsApp user %(user)s opted out.", user=item["bsuid"])
+                vals.update(self.env["whatsapp.message"]._outcome_failed("blacklisted", reason))
             elif item["number"] in blacklisted:
                 reason = self.env._("The number %(number)s opted out (blacklisted).", number=item["number"])
                 vals.update(self.env["whatsapp.message"]._outcome_failed("blacklisted", reason))
@@ -171,6 +180,27 @@ class MailThread(models.AbstractModel):
         elif queued and queue is None:
             self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")._trigger()
         return messages.with_env(self.env)
+
+    def _whatsapp_recipient_bsuid(self, template):
+        """The WhatsApp user id of this record's customer when it has no number (a customer known by a WhatsApp
+        username): the partner the template's phone field is read on, else the record itself when it is a
+        partner, else its first customer (``_mail_get_partners``).
+
+        :return: the user id, or False
+        """
+        self.ensure_one()
+        Partner = self.env["res.partner"]
+        partner = self if self._name == "res.partner" else Partner
+        path = (template.phone_field or "").rpartition(".")[0]
+        if not partner and path:
+            try:
+                value = self.mapped(path)
+            except (KeyError, AttributeError):
+                value = Partner
+            partner = value[:1] if getattr(value, "_name", None) == "res.partner" else Partner
+        if not partner:
+            partner = self._mail_get_partners().get(self.id, Partner)[:1]
+        return partner.whatsapp_bsuid or False
 
     def _whatsapp_send_composed(self, template, free_text=None, queue=None, number_field=None, header=None):
         """Send what a composer composed (:meth:`_whatsapp_send_template`, used by the composer for one record

@@ -15,6 +15,13 @@ class ResPartner(models.Model):
         copy=False,
         help="Business-scoped user id given by WhatsApp (it may replace the phone number for username users).",
     )
+    whatsapp_opt_out = fields.Boolean(
+        "WhatsApp Opt-out",
+        copy=False,
+        tracking=True,
+        help="The customer, known by a WhatsApp username (no number), sent an opt-out keyword: nothing is sent to "
+        "their user id until an opt-in keyword. Customers with a number opt out through the phone blacklist.",
+    )
     whatsapp_marketing_stopped = fields.Boolean(
         "WhatsApp Marketing Stopped",
         compute="_compute_whatsapp_marketing_stopped",
@@ -44,6 +51,7 @@ class ResPartner(models.Model):
                 for n in (
                     partner.phone_sanitized,
                     *(partner._phone_format(fname=f) for f in ("mobile", "phone")),
+                    partner.whatsapp_bsuid,
                 )
                 if n
             }
@@ -51,9 +59,16 @@ class ResPartner(models.Model):
         preferences = (
             self.env["whatsapp.marketing.preference"]
             .sudo()
-            .search([("number", "in", list(set().union(*numbers.values()))), ("state", "=", "stopped")])
+            .search(
+                [
+                    "|",
+                    ("number", "in", list(set().union(*numbers.values()))),
+                    ("bsuid", "in", list(set().union(*numbers.values()))),
+                    ("state", "=", "stopped"),
+                ]
+            )
         )
-        dates = {p.number: p.date for p in preferences}
+        dates = {p.number or p.bsuid: p.date for p in preferences}
         for partner in self:
             stopped = [dates[n] for n in numbers[partner.id] if n in dates]
             partner.whatsapp_marketing_stopped = bool(stopped)
@@ -81,17 +96,43 @@ class ResPartner(models.Model):
     def _whatsapp_find_or_create(self, number=None, bsuid=None, name=None):
         """The partner writing from ``number`` (E.164) or ``bsuid``; created with the WhatsApp profile name.
 
+        A customer first met by user id only (a WhatsApp username) and later with their number is one partner:
+        the user id's partner gets the number when no partner has it; when one has, the user id (and its
+        opt-out) moves to it.
+
         :return: ``res.partner`` (one record)
         """
-        partner = self.browse()
+        by_number = by_user = self.browse()
         if number:
-            partner = self.search([("phone_sanitized", "=", number)], order="id", limit=1)
-        if not partner and bsuid:
-            partner = self.search([("whatsapp_bsuid", "=", bsuid)], order="id", limit=1)
+            by_number = self.search([("phone_sanitized", "=", number)], order="id", limit=1)
+        if bsuid:
+            by_user = self.search([("whatsapp_bsuid", "=", bsuid)], order="id")
+        partner = by_number or by_user[:1]
         if not partner:
             return self.create(
                 {"name": name or number or bsuid, "mobile": number or False, "whatsapp_bsuid": bsuid}
             )
+        if number and not by_number:
+            partner.mobile = number  # met by user id first: the number Meta now gives is theirs
         if bsuid and partner.whatsapp_bsuid != bsuid:
-            partner.whatsapp_bsuid = bsuid
+            others = by_user - partner
+            partner.write(
+                {
+                    "whatsapp_bsuid": bsuid,
+                    "whatsapp_opt_out": partner.whatsapp_opt_out or any(others.mapped("whatsapp_opt_out")),
+                }
+            )
+            others.write({"whatsapp_bsuid": False, "whatsapp_opt_out": False})
+        if name and partner.name == bsuid:
+            partner.name = name  # created by an opt-out keyword before the chat knew the profile name
         return partner
+
+    @api.model
+    def _whatsapp_opted_out_bsuids(self, bsuids):
+        """Of ``bsuids``, the user ids whose customer opted out (one query)."""
+        bsuids = [b for b in set(bsuids) if b]
+        if not bsuids:
+            return set()
+        # sudo: senders need not read every partner to know a user id opted out
+        partners = self.sudo().search([("whatsapp_bsuid", "in", bsuids), ("whatsapp_opt_out", "=", True)])
+        return set(partners.mapped("whatsapp_bsuid"))

@@ -819,16 +819,17 @@ class WhatsAppAccount(models.Model):
             if not isinstance(item, dict) or item.get("category") != MARKETING_CATEGORY:
                 continue
             state = PREFERENCE_STATES.get(str(item.get("value") or "").lower())
-            if not state or not item.get("wa_id"):
+            if not state or not (item.get("wa_id") or item.get("user_id")):
                 _logger.info("WhatsApp account %s: user preference %r not understood, skipped", self.id, item)
                 continue
             Preference._set_preference(
-                item["wa_id"],
+                item.get("wa_id"),
                 state,
                 "webhook",
                 account=self,
                 date=Message._status_datetime(item.get("timestamp")),
                 detail=item.get("detail"),
+                bsuid=item.get("user_id"),
             )
 
     def _find_webhook_template(self, value):

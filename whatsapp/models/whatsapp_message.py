@@ -189,6 +189,12 @@ class WhatsAppMessage(models.Model):
     error_code = fields.Integer("Meta Error Code", readonly=True, copy=False)
     # recipient and content
     number = fields.Char(readonly=True, help="E.164 number (+ and digits), normalised by phone_validation.")
+    bsuid = fields.Char(
+        "WhatsApp User ID",
+        readonly=True,
+        help="Business-scoped user id of a customer known by a WhatsApp username: the recipient when there is "
+        "no number.",
+    )
     account_id = fields.Many2one("whatsapp.account", "Account", readonly=True, index=True, ondelete="cascade")
     template_id = fields.Many2one("whatsapp.template", "Template", readonly=True, ondelete="set null")
     body = fields.Text(readonly=True)
@@ -356,17 +362,19 @@ class WhatsAppMessage(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _queue_text(self, account, number, body, ignore_blacklist=False, send=True):
+    def _queue_text(self, account, number, body, ignore_blacklist=False, send=True, bsuid=None):
         """Queue a free-form text message (e.g. an opt-out confirmation) and trigger the queue.
 
         The 24-hour window is the caller's business (a confirmation answers the customer's message).
 
+        :param bsuid: the recipient's user id, used when ``number`` is empty (a WhatsApp username)
         :return: the new ``whatsapp.message``
         """
         message = self.create(
             {
                 "account_id": account.id,
                 "number": number,
+                "bsuid": bsuid or False,
                 "body": body,
                 "ignore_blacklist": ignore_blacklist,
                 "payload": message_payloads.text(body),
@@ -488,14 +496,22 @@ class WhatsAppMessage(models.Model):
         if rest:
             account = rest.account_id.ensure_one()
             blacklisted = rest._blacklisted_numbers()
+            opted_out_users = self.env["res.partner"]._whatsapp_opted_out_bsuids(
+                rest.filtered(lambda m: not m.number).mapped("bsuid")
+            )
             media_ids = self.env["whatsapp.media.cache"]._get_media_ids(
                 account, rest.filtered("header_cache_key")
             )
             for message in rest:
-                if not message.number:
+                if not message.number and not message.bsuid:
                     outcomes[message.id] = self._outcome_failed(
                         "phone_invalid", self.env._("No valid number.")
                     )
+                elif not message.number and message.bsuid in opted_out_users and not message.ignore_blacklist:
+                    reason = self.env._(
+                        "The WhatsApp user %(user)s opted out.", user=message._whatsapp_recipient_label()
+                    )
+                    outcomes[message.id] = self._outcome_failed("blacklisted", reason)
                 elif message.number in blacklisted and not message.ignore_blacklist:
                     reason = self.env._(
                         "The number %(number)s opted out (blacklisted).", number=message.number
@@ -514,7 +530,7 @@ class WhatsAppMessage(models.Model):
             reason = self.env._(
                 "%(number)s stopped marketing messages in WhatsApp: Marketing templates are not sent to it "
                 "until the customer resumes them.",
-                number=message.number,
+                number=message._whatsapp_recipient_label(),
             )
             outcomes[message.id] = self._outcome_failed("opt_out", reason)  # no Meta code: never sent
         return jobs, outcomes
@@ -576,6 +592,7 @@ class WhatsAppMessage(models.Model):
             self.payload,
             self.number,
             self.uuid,
+            bsuid=self.bsuid,
             media_id=media_id,
             header_kind=self.header_type,
             header_filename=header_filename,
@@ -612,6 +629,9 @@ class WhatsAppMessage(models.Model):
         failure_type = self.FAILURE_TYPE_BY_CATEGORY.get(category, "unknown")
         message = getattr(error, "message", None) or str(error)
         reason = f"({code}) {message}" if code else message
+        hint = meta_errors.hint(code, getattr(error, "subcode", None))
+        if hint and hint not in reason:
+            reason = f"{reason}\n{hint}"  # what to do, from our table of Meta's codes
         return category, retry, failure_type, reason, meta_errors.as_int(code) or 0
 
     @api.model
@@ -941,18 +961,28 @@ class WhatsAppMessage(models.Model):
     # ------------------------------------------------------------
 
     def _marketing_stopped(self):
-        """These messages that are Marketing templates to numbers that stopped marketing (one query)."""
-        marketing = self.filtered(lambda m: m.number and m.template_id.category == "marketing")
+        """These messages that are Marketing templates to numbers (or user ids) that stopped marketing (one
+        query)."""
+        marketing = self.filtered(lambda m: (m.number or m.bsuid) and m.template_id.category == "marketing")
         if not marketing:
             return marketing
-        stopped = self.env["whatsapp.marketing.preference"]._stopped_numbers(marketing.mapped("number"))
-        return marketing.filtered(lambda m: m.number in stopped)
+        stopped = self.env["whatsapp.marketing.preference"]._stopped_numbers(
+            marketing.mapped("number"), bsuids=marketing.filtered(lambda m: not m.number).mapped("bsuid")
+        )
+        return marketing.filtered(lambda m: (m.number or m.bsuid) in stopped)
 
     def _record_marketing_stops(self):
         """Meta answered 131050 (now or by a failed status): the number stopped marketing messages."""
         Preference = self.env["whatsapp.marketing.preference"]
-        for message in self.filtered(lambda m: m.error_code == OPT_OUT_CODE and m.number):
-            Preference._set_preference(message.number, "stopped", "error", account=message.account_id)
+        for message in self.filtered(lambda m: m.error_code == OPT_OUT_CODE and (m.number or m.bsuid)):
+            Preference._set_preference(
+                message.number, "stopped", "error", account=message.account_id, bsuid=message.bsuid
+            )
+
+    def _whatsapp_recipient_label(self):
+        """The recipient as people read it: the number, else the user id (a customer with a username)."""
+        self.ensure_one()
+        return self.number or self.bsuid or "-"
 
     # ------------------------------------------------------------
     # CHATTER AND DISCUSS: status icons, ticks
@@ -1054,7 +1084,8 @@ class WhatsAppMessage(models.Model):
                 "state": "received",
                 "account_id": account.id,
                 "wamid": item["id"],
-                "number": number or item.get("from"),
+                "number": number or item.get("from") or False,
+                "bsuid": parsed.bsuid or False,
                 "body": parsed.body,
                 "status_date": self._status_datetime(item.get("timestamp")),
                 "whatsapp_kind": parsed.kind,
@@ -1111,8 +1142,10 @@ class WhatsAppMessage(models.Model):
         self.ensure_one()
         account = self.account_id
         word = normalise_keyword(self.body)
-        if not word or not self.number:
+        if not word or not (self.number or self.bsuid):
             return
+        if not self.number:
+            return self._apply_optout_keywords_by_user(word)
         if word in keyword_set(account.optout_keywords):
             # sudo: the webhook runs as superuser anyway; phone.blacklist is admin-managed
             self.env["phone.blacklist"].sudo()._add(
@@ -1130,6 +1163,26 @@ class WhatsAppMessage(models.Model):
             return
         if reply:
             self._queue_text(account, self.number, reply, ignore_blacklist=True)
+
+    def _apply_optout_keywords_by_user(self, word):
+        """The keywords of a customer known only by a user id (a WhatsApp username, no number): ``phone.blacklist``
+        holds numbers, so the opt-out is kept on the customer's partner (found by user id, moved with it)."""
+        account = self.account_id
+        # sudo: the webhook runs as superuser anyway; the opt-out flag is the sending engine's
+        partner = self.env["res.partner"].sudo()._whatsapp_find_or_create(bsuid=self.bsuid)
+        if word in keyword_set(account.optout_keywords):
+            partner.whatsapp_opt_out = True
+            note = self.env._("Opted out by WhatsApp (%(word)s).", word=html_escape(self.body))
+            reply = account.optout_reply
+        elif word in keyword_set(account.optin_keywords):
+            partner.whatsapp_opt_out = False
+            note = self.env._("Opted in by WhatsApp (%(word)s).", word=html_escape(self.body))
+            reply = account.optin_reply
+        else:
+            return
+        partner._message_log(body=note)
+        if reply:
+            self._queue_text(account, False, reply, ignore_blacklist=True, bsuid=self.bsuid)
 
     # ------------------------------------------------------------
     # INBOUND MEDIA: downloaded by a queue (never inside the webhook's acknowledgement)

@@ -12,6 +12,7 @@ from . import test_discuss_inbound
 from . import test_discuss_routing
 from . import test_discuss_outbound
 from . import test_discuss_media
+from . import test_whatsapp_username
 from . import test_whatsapp_composer
 from . import test_whatsapp_bulk_send
 from . import test_ir_actions_server

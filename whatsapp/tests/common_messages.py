@@ -49,7 +49,7 @@ class WhatsAppMessageMixin:
 
         def _send(method, path, kwargs):
             payload = kwargs.get("json") or {}
-            error = errors.get(payload.get("to")) or errors.get("*")
+            error = errors.get(payload.get("to") or payload.get("recipient")) or errors.get("*")
             if isinstance(error, list):
                 error = error.pop(0) if error else None
             if error is not None:
@@ -57,7 +57,9 @@ class WhatsAppMessageMixin:
             self.wa_sent.append(payload)
             return {
                 "messaging_product": "whatsapp",
-                "contacts": [{"input": payload.get("to"), "wa_id": payload.get("to")}],
+                "contacts": [
+                    {"input": payload.get("to") or payload.get("recipient"), "wa_id": payload.get("to")}
+                ],
                 "messages": [{"id": f"wamid.TEST{next(_WAMIDS)}"}],
             }
 

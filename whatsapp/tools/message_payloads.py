@@ -57,18 +57,23 @@ def _reply(payload, reply_to):
     return payload
 
 
-def for_send(payload, number, uuid, media_id=None, header_kind=None, header_filename=None):
+def for_send(payload, number, uuid, media_id=None, header_kind=None, header_filename=None, bsuid=None):
     """The object sent to Meta for a stored ``payload``: a copy with the recipient, our uuid (echoed in every
     status as ``biz_opaque_callback_data``) and the uploaded media, if any.
 
-    :param str number: E.164 number of the recipient
+    :param str number: E.164 number of the recipient (``to``)
+    :param str bsuid: business-scoped user id of a recipient known without a number (a WhatsApp username):
+        sent as ``recipient`` when there is no number
     :param str uuid: our id of the message
     :param media_id: Meta's id of the uploaded file: a template's header, or a media message's file
     :param header_kind: ``image``, ``video`` or ``document``: the kind of a template's media header
     :param header_filename: file name of a template's document header
     """
     payload = copy.deepcopy(payload or {})
-    payload["to"] = (number or "").lstrip("+")
+    if number or not bsuid:
+        payload["to"] = (number or "").lstrip("+")
+    else:
+        payload["recipient"] = bsuid
     payload["biz_opaque_callback_data"] = uuid
     if media_id and payload.get("type") == "template":
         kind = (header_kind or "image").lower()

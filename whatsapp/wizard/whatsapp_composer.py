@@ -331,12 +331,17 @@ class WhatsAppComposer(models.TransientModel):
         return self.env[self.res_model].browse(self._get_res_ids())
 
     def _get_recipient_numbers(self, records):
-        """``[(record, raw number, E.164 number or False)]`` as the thread API will normalise them."""
+        """``[(record, raw number, E.164 number or user id or False)]`` as the thread API will find them: a
+        customer without a number but known by a WhatsApp username is reachable by their user id."""
         numbers = records._whatsapp_numbers_from(self.number_field_name) or {}
         result = []
         for record in records:
             raw = numbers.get(record.id) or self.template_id._get_recipient_number(record)
-            result.append((record, raw, record._phone_format(number=raw) if raw else False))
+            number = record._phone_format(number=raw) if raw else False
+            if not number:
+                bsuid = record._whatsapp_recipient_bsuid(self.template_id)
+                number = bsuid and self.env._("WhatsApp user %(user)s", user=bsuid)
+            result.append((record, raw, number))
         return result
 
     @api.model
