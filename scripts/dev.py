@@ -30,6 +30,12 @@ def cmd_run(args):
     return demo.command(args)
 
 
+def cmd_screens(args):
+    from devtools import screens
+
+    return screens.command(args)
+
+
 def cmd_lint(args):
     python = venv.ensure(extra=["requirements-dev.txt"])
     bindir = python.parent
@@ -86,6 +92,18 @@ def parser():
     r.add_argument("--db", default="whatsapp_demo", help="demo database (default whatsapp_demo)")
     r.add_argument("--reset", action="store_true", help="drop and recreate the demo database")
     r.set_defaults(func=cmd_run)
+
+    sc = sub.add_parser(
+        "screens",
+        help="the demo on a fresh database, every flow of the seed in headless Chromium, a PNG of each screen "
+        "in English and French (.local/screens/<lang>/)",
+    )
+    sc.add_argument("--db", help="database (default: a fresh wa_screens_<pid>; an existing one is reused)")
+    sc.add_argument("--keep", action="store_true", help="keep the database at the end")
+    sc.add_argument("--lang", help="languages, comma-separated (default en_US,fr_FR)")
+    sc.add_argument("--only", nargs="*", help="only the screens whose name contains one of these words")
+    sc.add_argument("--port", type=int, default=8369, help="first Odoo port tried (default 8369)")
+    sc.set_defaults(func=cmd_screens)
 
     lint = sub.add_parser("lint", help="ruff, ruff format --check, pylint-odoo (through pre-commit)")
     lint.add_argument("hook", nargs="*", help="only this pre-commit hook id")

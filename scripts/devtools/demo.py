@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 
 from . import odoo_locate, postgres, venv
-from .common import ADDONS, LOCAL, LOGS, ROOT, Fatal, apt_install, port_in_use, say, warn
+from .common import ADDONS, LOCAL, LOGS, ROOT, Fatal, apt_install, free_port, port_in_use, say, warn
 
 DATA_DIR = LOCAL / "odoo-data"
 DEMO_MODULES = (*ADDONS, "sale_management", "point_of_sale", "event")
@@ -140,25 +140,9 @@ def _interrupt(*_):
     raise KeyboardInterrupt
 
 
-def command(args):
-    for port, what in ((args.port, "--port"), (args.sandbox_port, "--sandbox-port")):
-        if port_in_use(port):
-            raise Fatal(f"port {port} is already in use: stop what listens there or choose another {what}")
-    python = venv.ensure()
-    odoo = odoo_locate.locate(python)
-    python = venv.ensure(odoo_deps=True)
-    # Odoo prints reports (the quotation, the invoice, the ticket sent as document headers) with wkhtmltopdf
-    if not shutil.which("wkhtmltopdf") and not apt_install("wkhtmltopdf"):
-        warn(
-            "wkhtmltopdf is missing: templates with a PDF header (quotation, invoice, ticket) will fail to send"
-        )
-    check = subprocess.run([str(python), "-c", "import meta_sandbox.__main__"], cwd=ROOT, capture_output=True)
-    if check.returncode:
-        err = (check.stderr.decode().strip().splitlines() or ["?"])[-1]
-        raise Fatal(f"the Meta sandbox (package meta_sandbox) cannot be started: {err}")
-    pg = postgres.locate(python)
-    db = args.db
-    if args.reset and pg.db_exists(python, db):
+def prepare(python, odoo, pg, db, reset=False):
+    """Create the demo database when missing (or ``reset``), update its addons when they changed."""
+    if reset and pg.db_exists(python, db):
         say(f"dropping {db} (--reset)")
         pg.drop_db(python, db)
     stamp, digest = LOCAL / f"{db}.sources", _source_digest()
@@ -168,66 +152,133 @@ def command(args):
     elif not stamp.exists() or stamp.read_text() != digest:
         _create(python, odoo, pg, db, update=True)
         stamp.write_text(digest)
-    odoo_url = f"http://127.0.0.1:{args.port}"
-    sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
-    _point_account_at(python, pg, db, sandbox_url)
 
-    LOGS.mkdir(parents=True, exist_ok=True)
-    sandbox_cmd = [str(python), "-m", "meta_sandbox", "--port", str(args.sandbox_port)]
-    sandbox_cmd += ["--callback", f"{odoo_url}/whatsapp/webhook", "--auto-approve"]
-    # The sandbox's control API needs this token (passed in the environment, not on the command line where
-    # any local user could read it); the emulator page gets it embedded, scripts use X-Sandbox-Token.
-    control_token = secrets.token_urlsafe(24)
-    sandbox_env = dict(os.environ, PYTHONUNBUFFERED="1", META_SANDBOX_CONTROL_TOKEN=control_token)
-    odoo_cmd = [*_odoo_base(python, odoo, pg, db), f"--http-port={args.port}", "--http-interface=127.0.0.1"]
-    odoo_cmd += [f"--gevent-port={args.port + 3}", "--log-level=info"]
-    popen = dict(stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    popen.update(start_new_session=True, errors="replace", bufsize=1)
-    procs = []
-    # Ctrl-C, kill: stop both (SIGINT explicitly: it may be ignored when started in the background)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
-    try:
-        sandbox = subprocess.Popen(sandbox_cmd, cwd=ROOT, env=sandbox_env, **popen)
-        procs.append(sandbox)
-        server = subprocess.Popen(odoo_cmd, cwd=ROOT, env=odoo.env(), **popen)
-        procs.append(server)
+
+def drop(python, pg, db):
+    """Drop a demo database, its filestore and its source stamp."""
+    pg.drop_db(python, db)
+    shutil.rmtree(DATA_DIR / "filestore" / db, ignore_errors=True)
+    (LOCAL / f"{db}.sources").unlink(missing_ok=True)
+
+
+def check_tools(python):
+    """wkhtmltopdf (reports sent as document headers) and the Meta sandbox package."""
+    # Odoo prints reports (the quotation, the invoice, the ticket sent as document headers) with wkhtmltopdf
+    if not shutil.which("wkhtmltopdf") and not apt_install("wkhtmltopdf"):
+        warn(
+            "wkhtmltopdf is missing: templates with a PDF header (quotation, invoice, ticket) will fail to send"
+        )
+    check = subprocess.run([str(python), "-c", "import meta_sandbox.__main__"], cwd=ROOT, capture_output=True)
+    if check.returncode:
+        err = (check.stderr.decode().strip().splitlines() or ["?"])[-1]
+        raise Fatal(f"the Meta sandbox (package meta_sandbox) cannot be started: {err}")
+
+
+class Servers:
+    """The Meta sandbox and Odoo on a demo database, as child processes (``start()``, ``stop()``).
+
+    :param show: print Odoo's warnings and errors on the terminal (``./dev run``), else only log them
+    :param log_prefix: name of the log files in ``.local/logs/`` (``<prefix>-odoo.log`` ...)
+    """
+
+    def __init__(self, python, odoo, pg, db, port, sandbox_port, show=True, log_prefix=None):
+        self.python, self.odoo, self.pg, self.db = python, odoo, pg, db
+        self.port, self.sandbox_port, self.show = port, sandbox_port, show
+        self.odoo_url = f"http://127.0.0.1:{port}"
+        self.sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        self.logs = (
+            (LOGS / f"{log_prefix}-odoo.log", LOGS / f"{log_prefix}-sandbox.log")
+            if log_prefix
+            else (LOGS / "odoo-run.log", LOGS / "sandbox.log")
+        )
+        # The sandbox's control API needs this token (passed in the environment, not on the command line where
+        # any local user could read it); the emulator page gets it embedded, scripts use X-Sandbox-Token.
+        self.control_token = secrets.token_urlsafe(24)
+        self.fresh_logs = bool(log_prefix)
+        self.sandbox = self.server = None
+        self.procs = []
+
+    def start(self, extra_odoo_args=()):
+        """Start both and wait until they answer (raise Fatal when one dies or is late)."""
+        python, odoo = self.python, self.odoo
+        _point_account_at(python, self.pg, self.db, self.sandbox_url)
+        LOGS.mkdir(parents=True, exist_ok=True)
+        sandbox_cmd = [str(python), "-m", "meta_sandbox", "--port", str(self.sandbox_port)]
+        sandbox_cmd += ["--callback", f"{self.odoo_url}/whatsapp/webhook", "--auto-approve"]
+        odoo_cmd = [*_odoo_base(python, odoo, self.pg, self.db), f"--http-port={self.port}"]
+        odoo_cmd += ["--http-interface=127.0.0.1", f"--gevent-port={free_port(self.port + 3)}"]
+        odoo_cmd += ["--log-level=info", *extra_odoo_args]
+        popen = dict(stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        popen.update(start_new_session=True, errors="replace", bufsize=1)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", META_SANDBOX_CONTROL_TOKEN=self.control_token)
+        self.sandbox = subprocess.Popen(sandbox_cmd, cwd=ROOT, env=env, **popen)
+        self.procs.append(self.sandbox)
+        self.server = subprocess.Popen(odoo_cmd, cwd=ROOT, env=odoo.env(), **popen)
+        self.procs.append(self.server)
         important = (" WARNING ", " ERROR ", " CRITICAL ", "Traceback")
-        threads = [
-            threading.Thread(target=_pump, args=(sandbox, "[sandbox]", LOGS / "sandbox.log", lambda _: True)),
-            threading.Thread(
-                target=_pump,
-                args=(server, "[odoo]", LOGS / "odoo-run.log", lambda ln: any(w in ln for w in important)),
-            ),
-        ]
-        for t in threads:
-            t.daemon = True
-            t.start()
-        say(f"starting the Meta sandbox on {sandbox_url} and Odoo on {odoo_url} (logs in .local/logs/)")
+        show_sandbox = (lambda _: True) if self.show else (lambda _: False)
+        show_odoo = (lambda ln: any(w in ln for w in important)) if self.show else (lambda _: False)
+        for proc, prefix, log, show in (
+            (self.sandbox, "[sandbox]", self.logs[1], show_sandbox),
+            (self.server, "[odoo]", self.logs[0], show_odoo),
+        ):
+            if self.fresh_logs:
+                log.write_text("")
+            threading.Thread(target=_pump, args=(proc, prefix, log, show), daemon=True).start()
+        say(
+            f"starting the Meta sandbox on {self.sandbox_url} and Odoo on {self.odoo_url} "
+            f"(logs: {', '.join(str(p.relative_to(ROOT)) for p in self.logs)})"
+        )
         deadline = time.time() + WAIT
-        pending = {"Odoo": f"{odoo_url}/web/login", "sandbox": f"{sandbox_url}/emulator"}
+        pending = {"Odoo": f"{self.odoo_url}/web/login", "sandbox": f"{self.sandbox_url}/emulator"}
         while pending:
-            for name, proc in (("sandbox", sandbox), ("Odoo", server)):
-                if proc.poll() is not None:
-                    raise Fatal(f"{name} exited with status {proc.returncode} (see .local/logs/)", status=1)
+            self.check_alive()
             pending = {k: u for k, u in pending.items() if not _answers(u)}
             if time.time() > deadline:
                 raise Fatal(
                     f"{' and '.join(pending)} did not answer within {WAIT}s (see .local/logs/)", status=1
                 )
             time.sleep(0.5)
+
+    def check_alive(self):
+        for name, proc in (("sandbox", self.sandbox), ("Odoo", self.server)):
+            if proc is not None and proc.poll() is not None:
+                raise Fatal(f"{name} exited with status {proc.returncode} (see .local/logs/)", status=1)
+
+    def stop(self):
+        _stop(self.procs)
+        self.procs = []
+
+
+def command(args):
+    for port, what in ((args.port, "--port"), (args.sandbox_port, "--sandbox-port")):
+        if port_in_use(port):
+            raise Fatal(f"port {port} is already in use: stop what listens there or choose another {what}")
+    python = venv.ensure()
+    odoo = odoo_locate.locate(python)
+    python = venv.ensure(odoo_deps=True)
+    check_tools(python)
+    pg = postgres.locate(python)
+    db = args.db
+    prepare(python, odoo, pg, db, reset=args.reset)
+    servers = Servers(python, odoo, pg, db, args.port, args.sandbox_port)
+    # Ctrl-C, kill: stop both (SIGINT explicitly: it may be ignored when started in the background)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        servers.start()
         print(
-            f"\n  Odoo:           {odoo_url}   (login: admin / admin, database {db})\n"
-            f"  Meta sandbox:   {sandbox_url}\n"
-            f"  Phone emulator: {sandbox_url}/emulator\n"
-            f"  Sandbox control API token (header X-Sandbox-Token): {control_token}\n\n"
+            f"\n  Odoo:           {servers.odoo_url}   (login: admin / admin, database {db})\n"
+            f"  Meta sandbox:   {servers.sandbox_url}\n"
+            f"  Phone emulator: {servers.sandbox_url}/emulator\n"
+            f"  Sandbox control API token (header X-Sandbox-Token): {servers.control_token}\n\n"
             "  Ctrl-C stops both.\n",
             flush=True,
         )
-        while all(p.poll() is None for p in procs):
+        while all(p.poll() is None for p in servers.procs):
             time.sleep(0.5)
-        dead = next(p for p in procs if p.poll() is not None)
-        name = "sandbox" if dead is sandbox else "Odoo"
+        dead = next(p for p in servers.procs if p.poll() is not None)
+        name = "sandbox" if dead is servers.sandbox else "Odoo"
         raise Fatal(f"{name} stopped (status {dead.returncode}); stopping the other", status=1)
     except KeyboardInterrupt:
         say("stopping Odoo and the sandbox")
@@ -235,5 +286,5 @@ def command(args):
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not abort the clean stop
-        _stop(procs)
+        servers.stop()
         sys.stdout.flush()
