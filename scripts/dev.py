@@ -83,6 +83,8 @@ def parser():
     t.add_argument("--odoo", action="store_true", help="only the Odoo tests")
     t.add_argument("--tags", help="Odoo --test-tags to run a subset, e.g. /whatsapp:TestAccount")
     t.add_argument("--modules", help=f"addons to install and test (default: {','.join(ADDONS)})")
+    t.add_argument("--demo", action="store_true", help="only the demo check (the demo database + seed flow)")
+    t.add_argument("--no-demo", action="store_true", help="skip the demo check (a quicker full run)")
     t.add_argument("--keep-db", action="store_true", help="keep the test database")
     t.set_defaults(func=cmd_test)
 

@@ -160,6 +160,77 @@ def run_odoo(python, odoo, pg, tally, modules=ADDONS, tags=None, keep_db=False):
         tally.fail(f"odoo-bin exited with status {rc}")
 
 
+def run_demo(python, odoo, pg, tally, keep_db=False):
+    """The demo as ``./dev run`` creates it, and the seed's main flow on it through XML-RPC and the sandbox.
+
+    Each step of ``demo_flow.check_steps`` counts as one test; so does "Odoo logged no ERROR" over the run.
+    """
+    from . import demo, demo_flow
+
+    db = f"wa_demo_{os.getpid()}_{int(time.time())}"
+    started = time.time()
+    say(f"demo check: the demo database {db} as ./dev run creates it, then the seed's flow over XML-RPC")
+    servers = None
+    try:
+        demo.check_tools(python)
+        demo._create(python, odoo, pg, db)
+        servers = demo.Servers(
+            python, odoo, pg, db, free_port(8269), free_port(8290), show=False, log_prefix="demo-test"
+        )
+        servers.start()
+        rpc = demo_flow.Rpc(servers.odoo_url, db)
+        rpc.call("ir.config_parameter", "set_param", "web.base.url", servers.odoo_url)  # reports' assets
+        sandbox = demo_flow.Sandbox(servers.sandbox_url, servers.control_token)
+        for name, step in demo_flow.check_steps(rpc, sandbox):
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - every failure of a step is that test's failure
+                tally.fail(f"{name}: {type(exc).__name__}: {exc}")
+                print(f"  FAIL {name}: {exc}", flush=True)
+                break  # the next steps need this one
+            else:
+                tally.passed += 1
+                print(f"  ok   {name}", flush=True)
+        sandbox.wait_idle()
+        errors = _logged_errors(servers.logs[0])
+        if errors:
+            tally.fail(f"demo: Odoo logged {len(errors)} ERROR/CRITICAL (first: {errors[0][:200]})")
+        else:
+            tally.passed += 1
+    except Fatal as exc:
+        tally.fail(f"demo: {exc}")
+    finally:
+        if servers:
+            servers.stop()
+        if keep_db:
+            say(f"kept database {db}")
+        else:
+            try:
+                demo.drop(python, pg, db)
+            except Fatal as exc:
+                warn(f"could not drop database {db}: {exc}")
+    say(f"demo check took {time.time() - started:.0f}s")
+
+
+#: errors Odoo logs and then recovers from by itself (the request is retried)
+RETRIED = re.compile(r"could not serialize access|deadlock detected|could not obtain lock")
+
+
+def _logged_errors(logfile):
+    """The ERROR/CRITICAL lines of an Odoo log, less the failed queries that Odoo retries."""
+    lines = logfile.read_text(errors="replace").splitlines()
+    errors = []
+    for i, line in enumerate(lines):
+        m = LOG_RE.match(line)
+        if not m or m.group(1) not in ("ERROR", "CRITICAL"):
+            continue
+        following = "\n".join(lines[i + 1 : i + 3])
+        if m.group(3) == "odoo.sql_db" and RETRIED.search(following):
+            continue
+        errors.append(line)
+    return errors
+
+
 def _drop(python, pg, db):
     try:
         pg.drop_db(python, db)
@@ -184,12 +255,15 @@ def command(args):
     from . import odoo_locate, postgres
 
     tally = Tally()
-    want_pure, want_odoo = not args.odoo or args.pure, not args.pure or args.odoo
+    only = args.pure or args.odoo or args.demo
+    want_pure, want_odoo = args.pure or not only, args.odoo or not only
+    # the demo check runs with the whole suite (and with --demo), not with a subset of the Odoo tests
+    want_demo = args.demo or not (only or args.no_demo or args.tags or args.modules)
     # requirements-test.txt: test-only clients (pywa) the pure tests import; missing, those tests fail
     python = venv.ensure(extra=["requirements-test.txt"], odoo_deps=False)
     odoo_skip = None
     odoo = pg = None
-    if want_odoo:
+    if want_odoo or want_demo:
         try:
             odoo = odoo_locate.locate(python)
         except odoo_locate.OdooMissing as exc:
@@ -200,9 +274,11 @@ def command(args):
         ensure_browser(python)
     if want_pure:
         run_pure(python, tally)
-    if odoo:
+    if odoo and want_odoo:
         modules = args.modules.split(",") if args.modules else list(ADDONS)
         run_odoo(python, odoo, pg, tally, modules, args.tags, args.keep_db)
+    if odoo and want_demo:
+        run_demo(python, odoo, pg, tally, args.keep_db)
     if odoo_skip and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         tally.fail("Odoo tests cannot be skipped on CI")
     return report(tally, odoo_skip)
