@@ -13,12 +13,11 @@ import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 
-from markupsafe import Markup, escape
 from odoo import _lt, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.safe_eval import safe_eval, time
 
-from ..tools import template_payloads, template_rules
+from ..tools import template_payloads, template_preview, template_rules
 from ..tools import template_tools as tt
 from ..tools.graph_errors import WhatsAppApiError
 
@@ -815,46 +814,54 @@ class WhatsAppTemplate(models.Model):
     # ------------------------------------------------------------
 
     def _render_preview_html(self, values=None):
-        """HTML preview as WhatsApp shows it, with the sample values (or ``values`` ``{variable: str}``)."""
+        """HTML preview as WhatsApp shows it, with the sample values (or ``values`` ``{variable: str}``).
+
+        Built by ``tools/template_preview.py`` (well-formed, escaped); a document header shows the file sent
+        (the header file, else the report's name), a location its place and address.
+        """
         self.ensure_one()
         if values is None:
             values = {variable: variable.demo_value or variable.name for variable in self.variable_ids}
         numbered = {t: {} for t in ("header", "body")}
+        location = {}
         for variable, value in values.items():
             if variable.line_type in numbered:
                 numbered[variable.line_type][variable.position] = value
-        parts = [Markup('<div class="o_whatsapp_preview p-2 rounded" style="background:#e5ddd5;">')]
-        parts.append(Markup('<div class="bg-white rounded p-2 shadow-sm" style="max-width:320px;">'))
-        if self.header_type == "text" and self.header_text:
-            header = escape(tt.fill_placeholders(self.header_text, numbered["header"]))
-            parts.append(Markup('<div class="fw-bold mb-1 o_wa_header">%s</div>') % header)
-        elif self.header_type in ("image", "video", "document", "location"):
-            icon = {"image": "fa-picture-o", "video": "fa-video-camera", "document": "fa-file-text-o"}.get(
-                self.header_type, "fa-map-marker"
+            elif variable.line_type == "location":
+                location[variable._location_part()] = value
+        header_types = dict(self._fields["header_type"]._description_selection(self.env))
+        label = header_types.get(self.header_type)
+        detail = image_url = None
+        attachment = self.header_attachment_ids[:1]
+        if self.header_type == "document":
+            if attachment:
+                label = attachment.name
+            elif self.report_id:
+                label = self.env._("%(report)s (PDF of the record)", report=self.report_id.name)
+            detail = (
+                "PDF"
+                if (attachment.mimetype or "application/pdf") == "application/pdf"
+                else attachment.mimetype
             )
-            label = dict(self._fields["header_type"]._description_selection(self.env))[self.header_type]
-            parts.append(
-                Markup(
-                    '<div class="bg-light text-center p-3 mb-1 o_wa_header"><i class="fa %s fa-2x"/><br/>%s</div>'
-                )
-                % (icon, label)
-            )
-        body = tt.fill_placeholders(self.body or "", numbered["body"])
-        parts.append(Markup('<div class="o_wa_body">%s</div>') % Markup(tt.markup_to_html(body)))
-        if self.footer:
-            parts.append(Markup('<div class="text-muted small mt-1 o_wa_footer">%s</div>') % self.footer)
-        parts.append(Markup("</div>"))
-        for button in self.button_ids:
-            icon = {"url": "fa-external-link", "phone_number": "fa-phone"}.get(button.button_type, "fa-reply")
-            parts.append(
-                Markup(
-                    '<div class="bg-white rounded text-center text-info mt-1 p-1 o_wa_button" style="max-width:320px;">'
-                    '<i class="fa %s"/> %s</div>'
-                )
-                % (icon, button.name or "")
-            )
-        parts.append(Markup("</div>"))
-        return Markup("").join(parts)
+        elif self.header_type == "location":
+            label = location.get("name") or label
+            detail = location.get("address")
+        elif self.header_type == "image" and attachment:
+            image_url = f"/web/image/ir.attachment/{attachment.id}/datas"
+        header = template_preview.header_html(
+            self.header_type,
+            text=tt.fill_placeholders(self.header_text or "", numbered["header"]),
+            label=label,
+            detail=detail,
+            image_url=image_url,
+        )
+        return template_preview.preview_html(
+            header,
+            tt.fill_placeholders(self.body or "", numbered["body"]),
+            footer=self.footer,
+            buttons=[(button.button_type, button.name) for button in self.button_ids],
+            time_label=fields.Datetime.context_timestamp(self, fields.Datetime.now()).strftime("%H:%M"),
+        )
 
     # ------------------------------------------------------------
     # LANGUAGE VARIANTS

@@ -1,3 +1,5 @@
+from html.parser import HTMLParser
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
 
@@ -174,7 +176,7 @@ class TestWhatsAppTemplateRender(WhatsAppTemplateCase):
 
     def test_preview(self):
         html = str(self.template_buttons.preview_html)
-        self.assertIn('<div class="fw-bold mb-1 o_wa_header">Order S00042</div>', html)
+        self.assertIn('<div class="o_whatsapp_preview_header_text">Order S00042</div>', html)
         self.assertIn("Dear Azure Interior, your order is <b>ready</b>. Pick it up today!", html)
         self.assertIn("Thank you for your trust", html)
         for label in ("Thanks", "Track", "Call us", "Our shop"):
@@ -186,7 +188,69 @@ class TestWhatsAppTemplateRender(WhatsAppTemplateCase):
         html = str(template.preview_html)
         self.assertIn("Hi &lt;Ana&gt;: <b>b</b> <i>i</i> <s>s</s> <code>m</code> &lt;script&gt;", html)
         self.assertNotIn("<script>", html)
-        self.assertIn("fa-picture-o", str(self.template_image.preview_html))
+        image = str(self.template_image.preview_html)
+        self.assertIn(
+            f'src="/web/image/ir.attachment/{self.image.id}/datas"', image, "the header image itself"
+        )
+
+    def test_preview_well_formed(self):
+        """Every header type and formatting gives HTML whose tags all close in order (an unclosed tag made the
+        whole body a huge serif text spilling out of the bubble)."""
+        body = "Hi {{1}}: *b* _i_ ~s~ ```m *x*``` *a _b* c_ <i>"
+        document = self._attachment(b"%PDF-1.4", name="Price list.pdf", mimetype="application/pdf")
+        report = self.env["ir.actions.report"].search(
+            [("model", "=", "res.partner"), ("report_type", "=", "qweb-pdf")], limit=1
+        )
+        cases = [
+            ("none", {}),
+            ("text", {"header_text": "Hi *{{1}}*"}),
+            ("image", {}),
+            ("image", {"header_attachment_ids": [(6, 0, self.image.ids)]}),
+            ("video", {}),
+            ("document", {"header_attachment_ids": [(6, 0, document.ids)]}),
+            ("document", {"report_id": report.id} if report else {}),
+            ("location", {}),
+        ]
+        for index, (header_type, values) in enumerate(cases):
+            with self.subTest(header_type=header_type, values=values):
+                template = self._create_template(
+                    template_name=f"wf_{index}_{header_type}", header_type=header_type, body=body, footer="Bye <b>",
+                    button_ids=[(0, 0, {"button_type": "quick_reply", "name": "OK"})], **values,
+                )  # fmt: skip
+                html = str(template.preview_html)
+                parser = _TagChecker()
+                parser.feed(html)
+                self.assertEqual(parser.errors, [], html)
+                self.assertEqual(parser.stack, [], html)
+                self.assertIn('<div class="o_whatsapp_preview_button">', html)
+        document_template = self.env["whatsapp.template"].search(
+            [("template_name", "=", "wf_5_document")], limit=1
+        )
+        self.assertIn("Price list.pdf", str(document_template.preview_html), "the file that will be sent")
+
+
+class _TagChecker(HTMLParser):
+    """Records a tag closed out of order, a non-void tag written self-closed, and what is left open."""
+
+    VOID = {"br", "img", "hr", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.errors.append(f"<{tag}/>")
+
+    def handle_endtag(self, tag):
+        if self.stack and self.stack[-1] == tag:
+            self.stack.pop()
+        else:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:]}")
 
 
 @tagged("post_install", "-at_install", "whatsapp")

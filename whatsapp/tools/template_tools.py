@@ -132,17 +132,36 @@ def fill_placeholders(text, values):
     return PLACEHOLDER_RE.sub(lambda m: str(values.get(int(m.group(1)), m.group(0))), text or "")
 
 
+#: WhatsApp's formatting: (pattern, tag); monospace first, its content is shown as typed
 _MARKUP = [
-    (re.compile(r"```(.+?)```", re.DOTALL), r"<code>\1</code>"),
-    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"), r"<b>\1</b>"),
-    (re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])"), r"<i>\1</i>"),
-    (re.compile(r"(?<![\w~])~(?=\S)([^~\n]+?)(?<=\S)~(?![\w~])"), r"<s>\1</s>"),
+    (re.compile(r"```(.+?)```", re.DOTALL), "code"),
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"), "b"),
+    (re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])"), "i"),
+    (re.compile(r"(?<![\w~])~(?=\S)([^~\n]+?)(?<=\S)~(?![\w~])"), "s"),
 ]
 
 
+def _format(text):
+    """Escape ``text`` and format its earliest styled span, then the rest; inside a span, recursively:
+    the tags always nest (``*a _b* c_`` gives ``<b>a _b</b> c_``)."""
+    out, pos = [], 0
+    while True:
+        found = None
+        for pattern, tag in _MARKUP:
+            match = pattern.search(text, pos)
+            if match and (found is None or match.start() < found[0].start()):
+                found = (match, tag)
+        if not found:
+            out.append(html.escape(text[pos:], quote=False))
+            return "".join(out)
+        match, tag = found
+        inner = match.group(1)
+        inner = html.escape(inner, quote=False) if tag == "code" else _format(inner)
+        out.append(f"{html.escape(text[pos : match.start()], quote=False)}<{tag}>{inner}</{tag}>")
+        pos = match.end()
+
+
 def markup_to_html(text):
-    """WhatsApp markup to safe HTML: *bold* _italic_ ~strike~ ```mono```, newlines kept."""
-    result = html.escape(text or "", quote=False)
-    for pattern, repl in _MARKUP:
-        result = pattern.sub(repl, result)
-    return result.replace("\n", "<br/>")
+    """WhatsApp markup to safe, well-formed HTML: *bold* _italic_ ~strike~ ```mono``` (shown as typed
+    inside), newlines kept."""
+    return _format(text or "").replace("\n", "<br/>")
