@@ -69,17 +69,20 @@ class MailMessage(models.Model):
         return result
 
     def _whatsapp_status_values(self):
-        """``{mail.message: {"whatsapp_status", "whatsapp_failure", "whatsapp_message_ids"}}`` for the
-        messages of WhatsApp chats (operators' posts: ticks; customers' messages: nothing)."""
-        channel_messages = self.filtered(lambda m: m.model == "discuss.channel" and m.res_id)
-        if not channel_messages:
+        """``{mail.message: {"whatsapp_status", "whatsapp_status_date", "whatsapp_failure",
+        "whatsapp_message_ids"}}``: the WhatsApp ticks of the messages sent by WhatsApp, the operators' posts in
+        WhatsApp chats and the templates logged in a record's chatter (customers' messages: nothing)."""
+        wa_messages_posts = self.filtered(
+            lambda m: m.res_id and (m.model == "discuss.channel" or m.message_type == "whatsapp_message")
+        )
+        if not wa_messages_posts:
             return {}
         # sudo: the status of the messages a user can read is no secret; whatsapp.message may not be readable
         wa_messages = (
             self.env["whatsapp.message"]
             .sudo()
             .search(
-                [("mail_message_id", "in", channel_messages.ids), ("direction", "=", "outbound")], order="id"
+                [("mail_message_id", "in", wa_messages_posts.ids), ("direction", "=", "outbound")], order="id"
             )
         )
         result = {}
@@ -87,8 +90,10 @@ class MailMessage(models.Model):
             ticks = [TICK_BY_STATE.get(m.state, "pending") for m in group]
             status = min(ticks, key=TICK_ORDER.index)
             failed = group.filtered(lambda m: m.state in ("failed", "bounced", "cancelled"))
+            dates = [d for d in group.mapped("status_date") if d]
             result[message.with_env(self.env)] = {
                 "whatsapp_status": status,
+                "whatsapp_status_date": fields.Datetime.to_string(max(dates)) if dates else False,
                 "whatsapp_failure": "\n".join(filter(None, failed.mapped("failure_reason"))) or False,
                 "whatsapp_message_ids": failed.ids if failed else group.ids,
             }

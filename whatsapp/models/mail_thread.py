@@ -1,12 +1,20 @@
 import logging
 
+from markupsafe import Markup
 from odoo import models
 from odoo.exceptions import UserError
-from odoo.tools import plaintext2html
+from odoo.tools.mail import html_keep_url
 
 from ..tools import message_payloads
+from ..tools import template_tools as tt
 
 _logger = logging.getLogger(__name__)
+
+
+def whatsapp_text_html(text):
+    """A WhatsApp text as the chatter shows it: WhatsApp's formatting (*bold* _italic_ ~strike~ ```mono```)
+    rendered, newlines kept, links clickable."""
+    return Markup("<p>%s</p>") % Markup(html_keep_url(tt.markup_to_html(text or "")))
 
 
 class MailThread(models.AbstractModel):
@@ -269,7 +277,7 @@ class MailThread(models.AbstractModel):
             dict(
                 base,
                 res_id=item["record"].id,
-                body=plaintext2html(item["body"] or ""),
+                body=whatsapp_text_html(item["body"]),
                 attachment_ids=[(4, attachments[item["cache_key"]].id)] if item["cache_key"] else False,
             )
             for item in prepared

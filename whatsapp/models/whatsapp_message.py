@@ -1052,7 +1052,10 @@ class WhatsAppMessage(models.Model):
                 by_partner[author][message.id] = None
         for partner, message_ids in by_partner.items():
             store = Store()
-            mail_messages.browse(list(message_ids))._message_notifications_to_store(store)
+            messages = mail_messages.browse(list(message_ids))
+            messages._message_notifications_to_store(store)
+            for message, values in messages._whatsapp_status_values().items():  # the ticks, live
+                store.add(message, values)
             partner._bus_send_store(store)
 
     # ------------------------------------------------------------

@@ -1,4 +1,5 @@
 import { Message } from "@mail/core/common/message";
+import { deserializeDateTime } from "@web/core/l10n/dates";
 import { _t } from "@web/core/l10n/translation";
 import { useService } from "@web/core/utils/hooks";
 import { patch } from "@web/core/utils/patch";
@@ -7,7 +8,7 @@ const TICKS = {
     pending: { icon: "fa fa-clock-o", title: _t("Waiting to be sent to WhatsApp") },
     sent: { icon: "fa fa-check", title: _t("Sent") },
     delivered: { icon: "fa fa-check o-whatsapp-double", title: _t("Delivered") },
-    read: { icon: "fa fa-check o-whatsapp-double text-info", title: _t("Read") },
+    read: { icon: "fa fa-check o-whatsapp-double o-whatsapp-read", title: _t("Read") },
     failed: { icon: "fa fa-exclamation-circle text-danger", title: _t("Not delivered") },
 };
 
@@ -22,6 +23,19 @@ patch(Message.prototype, {
     },
     get whatsappTick() {
         return TICKS[this.message.whatsapp_status] || null;
+    },
+    /** When the last status arrived, e.g. "Read · 10:42" (tooltip; shown beside the ticks in a chatter). */
+    get whatsappTickLabel() {
+        const tick = this.whatsappTick;
+        if (!tick) {
+            return "";
+        }
+        const date = this.message.whatsapp_status_date;
+        if (!date || this.message.whatsapp_status === "pending") {
+            return tick.title;
+        }
+        const when = deserializeDateTime(date).toLocaleString(luxon.DateTime.TIME_SIMPLE);
+        return _t("%(status)s · %(time)s", { status: tick.title, time: when });
     },
     get isWhatsAppCustomer() {
         const thread = this.message.thread;
