@@ -739,6 +739,14 @@ class WhatsAppTemplate(models.Model):
             "address": location.get("address") or "",
         }
 
+    def _report_filename(self, record, extension="pdf"):
+        """The file name of the header report for ``record``, as its print name gives it (``Quotation -
+        S00042.pdf``)."""
+        name = self.report_id.name
+        if self.report_id.print_report_name:
+            name = safe_eval(self.report_id.print_report_name, {"object": record, "time": time}) or name
+        return f"{name}.{extension}"
+
     def _get_header_media(self, record):
         """None or ``{"data", "mimetype", "filename", "cache_key"}`` of the media header for ``record``.
 
@@ -761,11 +769,8 @@ class WhatsAppTemplate(models.Model):
             content, report_format = self.env["ir.actions.report"]._render(
                 self.report_id.report_name, record.ids
             )
-            name = self.report_id.name
-            if self.report_id.print_report_name:
-                name = safe_eval(self.report_id.print_report_name, {"object": record, "time": time}) or name
             digest = hashlib.sha256(content).hexdigest()
-            filename = f"{name}.{'pdf' if report_format == 'pdf' else report_format}"
+            filename = self._report_filename(record, "pdf" if report_format == "pdf" else report_format)
             return {
                 "data": content,
                 "mimetype": "application/pdf" if report_format == "pdf" else "text/html",
@@ -813,11 +818,12 @@ class WhatsAppTemplate(models.Model):
     # PREVIEW
     # ------------------------------------------------------------
 
-    def _render_preview_html(self, values=None):
+    def _render_preview_html(self, values=None, record=None):
         """HTML preview as WhatsApp shows it, with the sample values (or ``values`` ``{variable: str}``).
 
         Built by ``tools/template_preview.py`` (well-formed, escaped); a document header shows the file sent
-        (the header file, else the report's name), a location its place and address.
+        (the header file, else the report's file name for ``record``, else the report's name), a location its
+        place and address.
         """
         self.ensure_one()
         if values is None:
@@ -836,6 +842,8 @@ class WhatsAppTemplate(models.Model):
         if self.header_type == "document":
             if attachment:
                 label = attachment.name
+            elif self.report_id and record:
+                label = self._report_filename(record)
             elif self.report_id:
                 label = self.env._("%(report)s (PDF of the record)", report=self.report_id.name)
             detail = (

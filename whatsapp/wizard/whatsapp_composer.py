@@ -172,7 +172,7 @@ class WhatsAppComposer(models.TransientModel):
                 continue
             records = composer._get_records()
             values = composer._get_preview_values(records[:1]) if records else None
-            composer.preview_html = template._render_preview_html(values)
+            composer.preview_html = template._render_preview_html(values, record=records[:1])
 
     # ------------------------------------------------------------
     # ACTIONS
