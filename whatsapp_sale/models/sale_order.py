@@ -46,7 +46,7 @@ class SaleOrder(models.Model):
             raise UserError(self.env._("Select the quotations or orders to send by WhatsApp."))
         self.filtered(lambda so: so.state in ("draft", "sent")).order_line._validate_analytic_distribution()
         template = self._whatsapp_default_template()
-        return self._whatsapp_composer_action(template, name=self.env._("Send by WhatsApp"))
+        return self._whatsapp_composer_action(template)  # "Send WhatsApp", as from the chatter and a list
 
     def _whatsapp_default_template(self):
         templates = self.env["whatsapp.template"]._find_available(self._name)

@@ -1,3 +1,4 @@
+import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { user } from "@web/core/user";
 
@@ -65,7 +66,7 @@ export function openWhatsAppComposer(actionService, { resModel, resIds, numberFi
         {
             type: "ir.actions.act_window",
             target: "new",
-            name: "WhatsApp",
+            name: _t("Send WhatsApp"),
             res_model: "whatsapp.composer",
             views: [[false, "form"]],
             context,

@@ -59,7 +59,7 @@ patch(Composer.prototype, {
         const partner = this.thread.whatsapp_partner;
         this.action.doAction({
             type: "ir.actions.act_window",
-            name: _t("Send WhatsApp Message"),
+            name: _t("Send WhatsApp"),
             res_model: "whatsapp.composer",
             views: [[false, "form"]],
             target: "new",
