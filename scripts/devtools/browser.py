@@ -45,7 +45,7 @@ def chrome_binary():
 class Chrome:
     """One headless Chromium with one tab. ``with Chrome(...) as page:`` stops it at the end."""
 
-    def __init__(self, width=1440, height=900, lang="en-US"):
+    def __init__(self, width=1440, height=900, lang="en-US", timezone=None):
         import websocket  # websocket-client, installed by ./dev screens
 
         binary = chrome_binary()
@@ -88,6 +88,8 @@ class Chrome:
             deviceScaleFactor=1,
             mobile=False,
         )
+        if timezone:  # the web client shows times in the browser's zone: the user's, as on their computer
+            self.send("Emulation.setTimezoneOverride", timezoneId=timezone)
 
     def __enter__(self):
         return self

@@ -23,6 +23,7 @@ OUT = LOCAL / "screens"
 LANGS = ("en_US", "fr_FR")
 FAILING_PHONE = "+32 470 00 00 99"  # the sandbox answers "failed" (131026, undeliverable) for this number
 WIDTH, HEIGHT = 1600, 1000
+TIMEZONE = "Europe/Brussels"  # the admin's and the browser's
 
 
 @dataclass
@@ -411,9 +412,9 @@ def command(args):
             out = OUT / lang
             if out.exists() and not args.only:
                 shutil.rmtree(out)
-            rpc.call("res.users", "write", [rpc.uid], {"lang": lang, "tz": "Europe/Brussels"})
+            rpc.call("res.users", "write", [rpc.uid], {"lang": lang, "tz": TIMEZONE})
             say(f"screens in {lang} -> {out.relative_to(ROOT)}/")
-            with Chrome(WIDTH, HEIGHT, lang=lang.replace("_", "-")) as page:
+            with Chrome(WIDTH, HEIGHT, lang=lang.replace("_", "-"), timezone=TIMEZONE) as page:
                 login(page, servers.odoo_url, db)
                 ctx = Context(page, rpc, sandbox, servers.odoo_url, servers.sandbox_url, dict(ids), lang)
                 failures += shoot(ctx, args.only, out)
