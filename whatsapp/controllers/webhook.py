@@ -1,6 +1,7 @@
 """Receiving Meta's webhook POSTs, whatever serves the request.
 
-:func:`receive` is the whole POST: verify the signature, store every change durably, commit, dispatch. It
+:func:`receive` is the whole POST: read the body within the size limit, verify the signature over the raw
+bytes, parse (``tools/webhook_envelope.py``), store every change durably, commit, dispatch. It
 takes an environment and a werkzeug request and returns an HTTP status; it is called by the controller
 (``main.py``, Odoo's regular dispatch) and by the fast lane (``fast_lane.py``), which serves the same POST
 before Odoo's routing machinery.
@@ -8,16 +9,19 @@ before Odoo's routing machinery.
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 
 from odoo import SUPERUSER_ID
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..tools import webhook_envelope
 
 _logger = logging.getLogger(__name__)
 
 PATH = "/whatsapp/webhook"
 MAX_BODY_BYTES = 3 * 1024 * 1024 + 64 * 1024  # Meta caps payloads at 3 MB; a small margin for the envelope
+READ_CHUNK = 64 * 1024
 SIGNATURE_RE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 # Short fixed bodies: nothing internal ever leaves the server.
 REPLIES = {
@@ -34,127 +38,100 @@ def reply(request, status):
     return request.make_response(REPLIES[status], headers=[("Content-Type", "text/plain")], status=status)
 
 
-class InvalidPayload(ValueError):
-    """The body is not a WhatsApp webhook envelope."""
+def read_body(httprequest):
+    """The request body, or None when it is larger than :data:`MAX_BODY_BYTES`.
 
-
-def parse_envelope(body):
-    """Decode and validate a webhook body.
-
-    :param bytes body: the raw request body
-    :return: list of ``(entry, change)`` dict pairs, ``change`` having a str ``field`` and a dict ``value``
-    :raise InvalidPayload: when the body is not JSON or not a ``whatsapp_business_account`` envelope
+    The announced length is checked before anything is read; a body without one (``Transfer-Encoding:
+    chunked``) is read by chunks and given up as soon as it passes the limit, never up to Odoo's own 128 MiB.
     """
+    length = httprequest.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        return None
+    # werkzeug >= 2.3 enforces max_content_length on streams without length too; 2.2 (Debian's) does not,
+    # hence the bounded reads below. Odoo's HTTPRequest does not expose the stream: read the wrapped one.
+    httprequest.max_content_length = MAX_BODY_BYTES
+    stream = getattr(httprequest, "_HTTPRequest__wrapped", httprequest).stream
+    chunks, size = [], 0
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidPayload("not JSON") from exc
-    if not isinstance(data, dict) or data.get("object") != "whatsapp_business_account":
-        raise InvalidPayload("wrong object")
-    entries = data.get("entry")
-    if not isinstance(entries, list):
-        raise InvalidPayload("no entry list")
-    pairs = []
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str | int):
-            raise InvalidPayload("bad entry")
-        changes = entry.get("changes")
-        if not isinstance(changes, list):
-            raise InvalidPayload("no changes list")
-        for change in changes:
-            if (
-                not isinstance(change, dict)
-                or not isinstance(change.get("field"), str)
-                or not isinstance(change.get("value"), dict)
-            ):
-                raise InvalidPayload("bad change")
-            pairs.append((entry, change))
-    return pairs
-
-
-def phone_number_id(change):
-    """The phone number a ``messages``-like change is about (``value.metadata.phone_number_id``), or None."""
-    metadata = change["value"].get("metadata")
-    pnid = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
-    return str(pnid) if isinstance(pnid, str | int) else None
+        while chunk := stream.read(min(READ_CHUNK, MAX_BODY_BYTES + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return None
+    except RequestEntityTooLarge:
+        return None
+    return b"".join(chunks)
 
 
 def receive(env, httprequest):
-    """Verify the signature, store every change durably, commit, then dispatch.
+    """Verify the signature over the raw body, then parse, store every change durably, commit, dispatch.
+
+    Nothing of the body is decoded before its signature is verified. A signed body is Meta's: it is always
+    answered 200 and kept, whatever it contains (cleaned; what cannot be parsed is kept whole in an event
+    ``unparsed``, failed, visible in the inbox and reprocessable), so that Meta does not retry it for days.
 
     :param env: an environment on the request's own cursor (committed or rolled back here)
     :param httprequest: the werkzeug request (body and ``X-Hub-Signature-256`` header)
     :return: the HTTP status to answer (a key of :data:`REPLIES`)
     """
-    if (httprequest.content_length or 0) > MAX_BODY_BYTES:
-        return 413
-    body = httprequest.get_data()
-    if len(body) > MAX_BODY_BYTES:
+    body = read_body(httprequest)
+    if body is None:
         return 413
     match = SIGNATURE_RE.fullmatch(httprequest.headers.get("X-Hub-Signature-256", ""))
     if not match:
         _logger.warning("WhatsApp webhook: missing or malformed signature header")
         return 403
-    signature = match.group(1).lower()
-    try:
-        pairs = parse_envelope(body)
-    except InvalidPayload as exc:
-        _logger.warning("WhatsApp webhook: invalid payload (%s)", exc)
-        return 400
-
     # the webhook acts as superuser, like its handlers: Meta is authenticated by the signature checked
     # below (nothing is written before), not by an Odoo session
     env = env(user=SUPERUSER_ID)
-    accounts = _accounts(env, pairs)
-    digests = {}  # app secret -> expected hex digest, computed once per secret
+    accounts = env["whatsapp.account"]._webhook_signing_accounts()
+    signers = _signers(accounts, body, match.group(1).lower())
+    if not signers:
+        _logger.warning("WhatsApp webhook: signature matches no account's app secret, payload refused")
+        return 403
 
-    def signed_by(account):
-        secret = account["app_secret"] or ""
-        if secret not in digests:
-            digests[secret] = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return bool(secret) and hmac.compare_digest(digests[secret], signature)
-
-    changes = []
-    for entry, change in pairs:
-        entry_uid = str(entry["id"])
-        pnid = phone_number_id(change) if change["field"] == "messages" else None
-        owners = [
-            acc
-            for acc in accounts
-            if (
-                acc["phone_uid"] == pnid if change["field"] == "messages" else acc["account_uid"] == entry_uid
-            )
-        ]
-        if not owners:
-            _logger.warning(
-                "WhatsApp webhook: %s change for unknown account (WABA %s, phone number %s) skipped",
-                change["field"],
-                entry_uid,
-                pnid,
-            )
-            continue
-        signers = [acc for acc in owners if signed_by(acc)]
-        if not signers:
-            _logger.warning("WhatsApp webhook: wrong signature for WABA %s, payload refused", entry_uid)
-            return 403
-        changes.extend(
-            (acc["id"], change["field"], change["value"], entry_uid, entry.get("time")) for acc in signers
+    envelope = webhook_envelope.parse(body)  # the body is Meta's: parse it only now
+    Event = env["whatsapp.webhook.event"]
+    routed = Event._route(envelope.changes, accounts, signers)
+    if routed is None:  # a change of another account, signed by a secret that is not its own
+        return 403
+    changes, unrouted = routed
+    for change in unrouted:
+        _logger.warning(
+            "WhatsApp webhook: %s change for unknown account (WABA %s) kept as ignored",
+            change.field[:64],
+            change.entry_uid[:64],
         )
-    if not changes:
+    rejects = Event._rejects(body, envelope.problems, unrouted, signers)
+    if envelope.problems:
+        _logger.warning(
+            "WhatsApp webhook: signed payload partly unparseable, kept: %s", envelope.problems[:3]
+        )
+    if not changes and not rejects:
         return 200
 
-    Event = env["whatsapp.webhook.event"]
     cr = env.cr
+    if changes:
+        try:
+            # fast path: the events and their handlers' effects are committed at once (no savepoint)
+            Event._store_changes(changes, dispatch=True)
+            Event._store_rejects(rejects)
+            cr.commit()
+            return 200
+        except Exception:  # noqa: BLE001 - a handler failed: take the durable path, which records it
+            _logger.debug("WhatsApp webhook: one-transaction dispatch failed, storing first", exc_info=True)
+            cr.rollback()
     try:
-        # fast path: the events and their handlers' effects are committed at once (no savepoint)
-        Event._store_changes(changes, dispatch=True)
+        event_ids = Event._store_changes(changes)
+        Event._store_rejects(rejects)
+        cr.commit()  # durable before anything else may fail
+    except Exception:
+        # the changes themselves cannot be stored (a bug): keep the body whole rather than lose it
+        _logger.exception("WhatsApp webhook: signed payload could not be stored, kept unparsed")
+        cr.rollback()
+        Event._store_rejects(Event._rejects(body, ["could not be stored"], [], signers))
         cr.commit()
         return 200
-    except Exception:  # noqa: BLE001 - a handler failed: take the durable path, which records it
-        _logger.debug("WhatsApp webhook: one-transaction dispatch failed, storing first", exc_info=True)
-        cr.rollback()
-    event_ids = Event._store_changes(changes)
-    cr.commit()  # durable before anything else may fail
     if event_ids:
         try:
             Event.browse(event_ids)._process()
@@ -166,13 +143,15 @@ def receive(env, httprequest):
     return 200
 
 
-def _accounts(env, pairs):
-    """Active accounts that may own the changes, with their app secret (cached: no query, hot path)."""
-    pnids = {pnid for _entry, change in pairs if (pnid := phone_number_id(change))}
-    wabas = {str(entry["id"]) for entry, _change in pairs}
-    table = env["whatsapp.account"]._webhook_signing_accounts()
-    return [
-        {"id": account_id, "phone_uid": phone_uid, "account_uid": account_uid, "app_secret": app_secret}
-        for account_id, phone_uid, account_uid, app_secret in table
-        if phone_uid in pnids or account_uid in wabas
-    ]
+def _signers(accounts, body, signature):
+    """Ids of the accounts (active or archived) whose app secret signed ``body``: one HMAC per secret,
+    compared in constant time.
+
+    :param accounts: rows ``(id, phone_uid, account_uid, app_secret, active)``
+    """
+    digests = {}
+    for _id, _phone_uid, _account_uid, secret, _active in accounts:
+        if secret and secret not in digests:
+            expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            digests[secret] = hmac.compare_digest(expected, signature)
+    return {account_id for account_id, _p, _a, secret, _active in accounts if secret and digests[secret]}

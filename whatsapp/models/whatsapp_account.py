@@ -322,16 +322,16 @@ class WhatsAppAccount(models.Model):
     @api.model
     @tools.ormcache()
     def _webhook_signing_accounts(self):
-        """``((id, phone_uid, account_uid, app_secret), ...)`` of the active accounts, for the webhook.
+        """``((id, phone_uid, account_uid, app_secret, active), ...)`` of every account, for the webhook.
 
+        Archived accounts are in it so that the payloads Meta still sends for them are verified and kept
+        (ignored), rather than refused and retried by Meta for days; only active accounts receive changes.
         Cached per registry: the webhook routes and verifies every request without a query. Creating,
         deleting or changing one of ``WEBHOOK_TABLE_FIELDS`` clears it, in every worker through Odoo's cache
         signaling. Raw SQL: the secrets are admin-only fields, used by the webhook for the HMAC only.
         """
         self.flush_model(self.WEBHOOK_TABLE_FIELDS)
-        self.env.cr.execute(
-            "SELECT id, phone_uid, account_uid, app_secret FROM whatsapp_account WHERE active"
-        )
+        self.env.cr.execute("SELECT id, phone_uid, account_uid, app_secret, active FROM whatsapp_account")
         return tuple(self.env.cr.fetchall())
 
     @api.depends_context("uid")

@@ -9,12 +9,16 @@ from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 from psycopg2 import errors as pg_errors
 
+from ..tools import webhook_envelope
+
 _logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # after this many failures an event stays failed, visible, and is only reprocessed by hand
 CRON_BATCH = 200  # events processed per cron run
 FIRST_DISPATCH_GRACE = timedelta(minutes=2)  # the request dispatches new events itself; the cron is the net
 RETENTION_DAYS = 30  # done/ignored events are vacuumed after this
+#: the field of the event keeping a signed body (whole) that could not be parsed, for reprocessing
+UNPARSED = "unparsed"
 
 #: Webhook ``field`` -> the ``whatsapp.account`` method handling its changes, called ``(value, event)`` on the
 #: account the change was routed to (by phone number for ``messages``, by WABA for the others). Fields:
@@ -99,8 +103,117 @@ class WhatsAppWebhookEvent(models.Model):
         )
 
     # ------------------------------------------------------------
+    # ROUTE
+    # ------------------------------------------------------------
+
+    @api.model
+    def _route(self, envelope_changes, accounts, signers):
+        """Which account(s) each parsed change belongs to: ``messages`` by phone number, others by WABA.
+
+        :param envelope_changes: ``webhook_envelope.Change`` tuples of one verified body
+        :param accounts: rows of ``whatsapp.account._webhook_signing_accounts()``
+        :param set signers: ids of the accounts whose app secret signed the body
+        :return: ``(changes, unrouted)``: tuples for :meth:`_store_changes`, and the changes of no active
+            account (kept ``ignored``), or ``None`` when a change belongs to accounts none of which signed the
+            body (forged with another app's secret: the whole body is refused)
+        """
+        changes, unrouted = [], []
+        for change in envelope_changes:
+            pnid = webhook_envelope.phone_number_id(change.value) if change.field == "messages" else None
+            owners = [
+                account_id
+                for account_id, phone_uid, account_uid, _secret, active in accounts
+                if active
+                and (phone_uid == pnid if change.field == "messages" else account_uid == change.entry_uid)
+            ]
+            if not owners:
+                unrouted.append(change)
+                continue
+            signed = [account_id for account_id in owners if account_id in signers]
+            if not signed:
+                _logger.warning("WhatsApp webhook: wrong signature for WABA %s", change.entry_uid[:64])
+                return None
+            changes.extend(
+                (account_id, change.field, change.value, change.entry_uid, change.entry_time)
+                for account_id in signed
+            )
+        return changes, unrouted
+
+    @api.model
+    def _rejects(self, body, problems, unrouted, signers):
+        """Rows for :meth:`_store_rejects`: what of a verified body cannot be dispatched, kept visible.
+
+        * the parsed changes of no active account: stored ``ignored``, without account (a number or WABA of the
+          app that is not connected here, or archived), with the reason;
+        * when the body could not be parsed whole (``problems``): the raw body, in one event ``unparsed``,
+          ``failed`` with the problems as its error, linked to an account that signed it (so that the
+          companies' rule applies), left out of the cron's retries; :meth:`action_reprocess` parses it again.
+        """
+        rows = [
+            (
+                None,
+                change.field,
+                change.value,
+                change.entry_uid,
+                change.entry_time,
+                "ignored",
+                self.env._("No active WhatsApp account has this phone number or WhatsApp Business Account."),
+            )
+            for change in unrouted
+        ]
+        if problems:
+            value = {
+                "problems": problems,
+                "signers": sorted(signers),
+                "body": webhook_envelope.body_text(body),
+            }
+            error = self.env._("The payload could not be parsed: %(problems)s", problems="; ".join(problems))
+            rows.append((min(signers), UNPARSED, value, None, None, "failed", error))
+        return rows
+
+    # ------------------------------------------------------------
     # STORE
     # ------------------------------------------------------------
+
+    @api.model
+    def _store_rejects(self, rows):
+        """Insert events that are not dispatched now (see :meth:`_rejects`); duplicates are skipped.
+
+        :param list rows: tuples ``(account_id, field, value, entry_uid, entry_time, state, error)``
+        """
+        if not rows:
+            return []
+        now = fields.Datetime.now()
+        values = []
+        for account_id, field, value, entry_uid, entry_time, state, error in rows:
+            value_json = canonical_json(value)
+            values.append(
+                SQL(
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, %s, %s)",
+                    account_id,
+                    field,
+                    value_json,
+                    entry_uid,
+                    dedupe_key(account_id, field, value_json, entry_time),
+                    state,
+                    error,
+                    MAX_ATTEMPTS if state == "failed" else 0,  # reprocessed by hand only
+                    self.env.uid,
+                    now,
+                    self.env.uid,
+                    now,
+                )
+            )
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO whatsapp_webhook_event (account_id, field, value, entry_uid, dedupe_key, state, error,
+                                                       attempts, next_attempt, create_uid, create_date, write_uid,
+                                                       write_date)
+                   VALUES %s ON CONFLICT (dedupe_key) DO NOTHING RETURNING id""",
+                SQL(", ").join(values),
+            )
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
     def _store_changes(self, changes, dispatch=False):
@@ -184,6 +297,8 @@ class WhatsAppWebhookEvent(models.Model):
     @api.model
     def _get_handler(self, account_id, field):
         """The handler of ``field`` bound to the account (as superuser), or None."""
+        if field == UNPARSED:
+            return self.with_user(SUPERUSER_ID)._reprocess_unparsed
         name = self._handler_name(field)
         if not name or not account_id:
             return None
@@ -271,6 +386,25 @@ class WhatsAppWebhookEvent(models.Model):
         if retry_now:
             self.env.ref("whatsapp.ir_cron_whatsapp_webhook_event_process")._trigger()
         return len(rows)
+
+    @api.model
+    def _reprocess_unparsed(self, value, event):
+        """Handler of an ``unparsed`` event: parse its body again (the parser may have been fixed since) and
+        store and dispatch its changes; raises (the event stays failed) while it still cannot be parsed whole.
+        """
+        body = (value.get("body") or "").encode()
+        envelope = webhook_envelope.parse(body)
+        if envelope.problems:
+            raise ValueError("still unparseable: " + "; ".join(envelope.problems))
+        signers = set(value.get("signers") or [])  # verified when the body was received
+        routed = self._route(
+            envelope.changes, self.env["whatsapp.account"]._webhook_signing_accounts(), signers
+        )
+        if routed is None:
+            raise ValueError("a change belongs to an account that did not sign the payload")
+        changes, unrouted = routed
+        self._store_rejects(self._rejects(body, [], unrouted, signers))
+        self.browse(self._store_changes(changes))._process()
 
     @api.model
     def _cron_process_events(self, limit=CRON_BATCH):

@@ -1,12 +1,15 @@
+import itertools
 import json
 from unittest.mock import patch
 
+import requests
 from odoo.tests import tagged
 from odoo.tools import config, mute_logger
 
 from ..controllers.main import WhatsAppWebhookController
 from ..controllers.webhook import MAX_BODY_BYTES
 from ..models.whatsapp_webhook_event import WhatsAppWebhookEvent
+from ..tools import webhook_envelope
 from .common import SANDBOX_SECRET, WhatsAppHttpCase
 
 # the webhook's logs (the POST is served by the fast lane, or the controller when it is off)
@@ -117,6 +120,8 @@ class TestWebhookController(WhatsAppHttpCase):
     # ------------------------------------------------------------
 
     def test_malformed_bodies(self):
+        """A signed body is Meta's: whatever it is, it is answered 200 and kept whole, failed, in an event
+        ``unparsed`` visible in the inbox; unsigned, it is refused before being parsed."""
         change = {"field": "account_update", "value": {"event": "X"}}
         bodies = {
             "not json": b"{not json",
@@ -139,11 +144,72 @@ class TestWebhookController(WhatsAppHttpCase):
                 "object": "whatsapp_business_account",
                 "entry": [{"id": "2000001", "changes": [{"field": "account_update", "value": "x"}]}],
             },
+            "too deep": b'{"object": "whatsapp_business_account", "entry": '
+            + b"[" * 5000
+            + b"]" * 5000
+            + b"}",
         }
         for name, payload in bodies.items():
             with self.subTest(case=name), mute_logger(*LOGGERS):
-                self.assertFixedBody(self._post_webhook(payload), 400)
-        self.assertFalse(self._events())
+                self.assertFixedBody(self._post_webhook(payload, secret="wrong-secret"), 403)
+                self.assertFalse(self._events())
+                self.assertFixedBody(self._post_webhook(payload), 200)
+                event = self._events()
+                self.assertRecordValues(
+                    event, [{"field": "unparsed", "state": "failed", "account_id": self.account.id}]
+                )
+                self.assertIn("could not be parsed", event.error)
+                body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.assertEqual(json.loads(event.value)["body"], webhook_envelope.body_text(body))
+                event.unlink()
+
+    def test_signature_checked_before_parsing(self):
+        """Nothing of an unsigned body is decoded: the signature is checked over the raw bytes first."""
+        body = json.dumps(self._account_update()).encode()
+        with (
+            patch.object(webhook_envelope, "parse", side_effect=AssertionError("parsed")) as parse,
+            mute_logger(*LOGGERS),
+        ):
+            self.assertFixedBody(self._post_webhook(body, secret="wrong-secret"), 403)
+        self.assertFalse(parse.called)
+
+    def test_partly_unparseable_body(self):
+        """The good changes of a body are processed; the body is kept whole for what could not be parsed."""
+        payload = self._account_update("ACCOUNT_DELETED")
+        payload["entry"].append("garbage")
+        with mute_logger(*LOGGERS):
+            self.assertFixedBody(self._post_webhook(payload), 200)
+        self.assertEqual(self._events(field="account_update").state, "done")
+        self.assertEqual(self.account.meta_status, "deleted")
+        unparsed = self._events(field="unparsed")
+        self.assertEqual(unparsed.state, "failed")
+        self.assertIn("entry 1", unparsed.error)
+
+    def test_unparsed_reprocessed(self):
+        """An ``unparsed`` event is parsed again when reprocessed: once the parser copes, its changes are
+        stored and dispatched; until then it stays failed."""
+        with mute_logger(*LOGGERS):
+            self._post_webhook(b"{not json")
+        unparsed = self._events(field="unparsed")
+        value = json.loads(unparsed.value)
+        value["body"] = json.dumps(self._account_update("ACCOUNT_DELETED"))  # as if a fixed parser read it
+        unparsed.sudo().write({"value": json.dumps(value)})
+        with mute_logger("odoo.addons.whatsapp.models.whatsapp_webhook_event"):
+            self._events(field="unparsed").with_user(self.user_wa_admin).action_reprocess()
+        self.assertEqual(unparsed.state, "done")
+        self.assertEqual(self._events(field="account_update").state, "done")
+        self.assertEqual(self.account.meta_status, "deleted")
+
+    def test_text_cleaned(self):
+        """NUL characters and lone surrogates (valid JSON, not storable as such) are cleaned, not refused."""
+        body = json.dumps(
+            self._account_update("ACCOUNT_VIOLATION\x00\ud800")
+        ).encode()  # json.dumps escapes them: \u0000 and \ud800
+        self.assertIn(b"\\u0000", body)
+        self.assertFixedBody(self._post_webhook(body), 200)
+        event = self._events()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(json.loads(event.value), {"event": "ACCOUNT_VIOLATION\ufffd"})
 
     def test_size_limits(self):
         """Meta sends up to 3 MB: accepted when signed; beyond the margin, refused before reading it."""
@@ -159,21 +225,61 @@ class TestWebhookController(WhatsAppHttpCase):
         self.assertFixedBody(self._post_webhook(too_big), 413)
         self.assertEqual(len(self._events()), 1)
 
+    def test_size_limit_chunked(self):
+        """A body without length (chunked) is read up to the limit only, then refused."""
+
+        def chunks(total, size=256 * 1024):
+            for _i in range(total // size):
+                yield b" " * size
+
+        for name, total in (("small", 0), ("too big", MAX_BODY_BYTES + 512 * 1024)):
+            with self.subTest(case=name):
+                body = json.dumps(self._account_update("ACCOUNT_VIOLATION")).encode()
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Hub-Signature-256": self._sign(body + b" " * total),
+                }
+                try:
+                    response = self.opener.post(
+                        self.base_url() + "/whatsapp/webhook",
+                        data=itertools.chain([body], chunks(total)),
+                        headers=headers,
+                        timeout=60,
+                    )
+                except requests.exceptions.ConnectionError:
+                    response = None  # the server answered 413 and closed while the client was still sending
+                self.env.invalidate_all()
+                if total:
+                    self.assertIn(None if response is None else response.status_code, (None, 413))
+                    self.assertFalse(self._events())
+                else:
+                    self.assertFixedBody(response, 200)
+                    self.assertEqual(len(self._events()), 1)
+                    self._events().unlink()
+
     def test_unknown_account(self):
-        with self.assertLogs("odoo.addons.whatsapp.controllers.webhook", "WARNING") as logs:
+        """A body signed by no account's secret is refused; a signed change of a number or WABA that is not
+        connected here is kept, ignored, without account."""
+        with mute_logger(*LOGGERS):
             response = self._post_webhook(self._account_update(entry_uid="9999999"), secret="whatever")
-            self.assertFixedBody(response, 200)
+        self.assertFixedBody(response, 403)
+        self.assertFalse(self._events())
+        with self.assertLogs("odoo.addons.whatsapp.controllers.webhook", "WARNING") as logs:
             response = self._post_webhook(self._make_payload("messages", self._status_value(phone_uid="42")))
             self.assertFixedBody(response, 200)
-        self.assertEqual(len(logs.output), 2)
+        self.assertEqual(len(logs.output), 1)
         self.assertIn("unknown account", logs.output[0])
-        self.assertFalse(self._events())
+        self.assertRecordValues(
+            self._events(), [{"state": "ignored", "account_id": False, "field": "messages"}]
+        )
 
     def test_archived_account_is_unknown(self):
-        self.account.active = False
+        """Payloads Meta still sends for an archived account are verified with its secret and kept, ignored."""
+        self.account_2.active = False
         with mute_logger(*LOGGERS):
-            self.assertFixedBody(self._post_webhook(self._account_update()), 200)
-        self.assertFalse(self._events())
+            response = self._post_webhook(self._account_update(entry_uid="2000002"), secret="other-secret")
+        self.assertFixedBody(response, 200)
+        self.assertRecordValues(self._events(), [{"state": "ignored", "account_id": False}])
 
     def test_empty_entry_list(self):
         self.assertFixedBody(self._post_webhook({"object": "whatsapp_business_account", "entry": []}), 200)
@@ -228,13 +334,27 @@ class TestWebhookController(WhatsAppHttpCase):
         self.assertEqual(event.attempts, 1)
 
     def test_unexpected_error_is_generic(self):
-        def broken(model, changes):
+        """Changes that cannot be stored (a bug) leave the body whole in an ``unparsed`` event; when even that
+        fails, the answer is a bare 500 (Meta retries), without internal detail."""
+
+        def broken(model, *args, **kwargs):
             raise RuntimeError("internal detail: password=hunter2")
 
         with patch.object(WhatsAppWebhookEvent, "_store_changes", broken), mute_logger(*LOGGERS):
             response = self._post_webhook(self._account_update())
+        self.assertFixedBody(response, 200)
+        self.assertEqual(self._events().field, "unparsed")
+        self.assertIn("could not be stored", self._events().error)
+        self._events().unlink()
+        with (
+            patch.object(WhatsAppWebhookEvent, "_store_changes", broken),
+            patch.object(WhatsAppWebhookEvent, "_store_rejects", broken),
+            mute_logger(*LOGGERS),
+        ):
+            response = self._post_webhook(self._account_update())
         self.assertFixedBody(response, 500)
         self.assertNotIn("hunter2", response.text)
+        self.assertFalse(self._events())
 
     def test_sandbox_webhooks(self):
         """The sandbox's own signed webhooks (checked against Meta's spec on its side) are accepted."""
