@@ -17,7 +17,9 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=8190)
     parser.add_argument("--callback", default=None, help="webhook callback URL (Odoo's /whatsapp/webhook)")
     parser.add_argument(
-        "--app-secret", default=None, help="sign webhooks with this secret (default: the account's)"
+        "--app-secret",
+        default=os.environ.get("META_SANDBOX_APP_SECRET") or None,
+        help="sign webhooks with this secret (default: $META_SANDBOX_APP_SECRET, else the account's)",
     )
     parser.add_argument(
         "--auto-approve", action="store_true", help="approve new and edited templates at once"

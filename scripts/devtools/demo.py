@@ -104,6 +104,17 @@ def _point_account_at(python, pg, db, sandbox_url):
     )
 
 
+def _demo_app_secret(python, pg, db, sandbox_url):
+    """The app secret of the demo account talking to this sandbox (generated when the demo data was installed):
+    the sandbox signs its webhooks with it."""
+    rows = pg.sql(
+        python,
+        f"SELECT app_secret FROM whatsapp_account WHERE active AND api_base_url = '{sandbox_url}' ORDER BY id LIMIT 1",
+        dbname=db,
+    )
+    return rows[0] if rows and rows[0] else None
+
+
 def _pump(proc, prefix, logfile, show):
     with open(logfile, "a") as log:
         for line in proc.stdout:
@@ -211,6 +222,10 @@ class Servers:
         popen = dict(stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         popen.update(start_new_session=True, errors="replace", bufsize=1)
         env = dict(os.environ, PYTHONUNBUFFERED="1", META_SANDBOX_CONTROL_TOKEN=self.control_token)
+        # the demo account's app secret is generated at install: the sandbox signs its webhooks with it (in the
+        # environment too, for the same reason)
+        if secret := _demo_app_secret(python, self.pg, self.db, self.sandbox_url):
+            env["META_SANDBOX_APP_SECRET"] = secret
         self.sandbox = subprocess.Popen(sandbox_cmd, cwd=ROOT, env=env, **popen)
         self.procs.append(self.sandbox)
         self.server = subprocess.Popen(odoo_cmd, cwd=ROOT, env=odoo.env(), **popen)

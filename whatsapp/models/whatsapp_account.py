@@ -385,6 +385,17 @@ class WhatsAppAccount(models.Model):
         for account in self:
             account.webhook_verify_token = secrets.token_urlsafe(24)
 
+    def _demo_generate_secrets(self):
+        """Demo data: a random app secret and verify token for each account, generated at install.
+
+        A secret published in the demo file would let anyone forge webhooks to every demo database reachable
+        from the internet. ``./dev run`` reads the generated app secret and gives it to the Meta sandbox.
+        """
+        for account in self:
+            account.write(
+                {"app_secret": secrets.token_hex(32), "webhook_verify_token": secrets.token_urlsafe(24)}
+            )
+
     def button_test_connection(self):
         """Check that the token works and that the phone number belongs to the WABA; on success store
         Meta's phone number data, resume a paused queue and record the verification (onboarding).

@@ -27,3 +27,4 @@ from . import test_whatsapp_template_lang
 from . import test_send_performance
 from . import test_i18n
 from . import test_webhook_fuzz
+from . import test_security_demo
