@@ -247,12 +247,6 @@ class WhatsAppAccount(models.Model):
         translate=True,
         default=lambda self: self.env._("You are subscribed again. Reply STOP to unsubscribe."),
     )
-    status_watermark = fields.Datetime(
-        readonly=True,
-        copy=False,
-        help="Latest send time of a message Meta reported a status for: evidence used to settle sends "
-        "whose outcome is unknown.",
-    )
     status_error_code = fields.Integer("Last Status Error Code", readonly=True, copy=False)
     status_error = fields.Text("Last Status Error", readonly=True, copy=False)
     status_error_date = fields.Datetime("Last Status Error On", readonly=True, copy=False)

@@ -25,10 +25,15 @@ except by what Meta later says about it. So:
    the request) are reconciled by :meth:`_reconcile_unknown_outcomes`, in this order:
 
    a. a status webhook carrying their uuid arrived -> Meta accepted them: take its wamid and state;
-   b. the account received statuses for messages claimed *after* them (``status_watermark``) at least
-      ``whatsapp.status_margin_seconds`` later, yet none for them -> Meta's status stream is flowing
-      and never mentioned them, so Meta did not accept them: requeue them (the attempt counts);
-   c. no evidence either way after ``whatsapp.unknown_outcome_minutes`` -> ``failed`` with failure
+   b. the webhook inbox still holds unprocessed (pending or failed) events mentioning their uuid -> wait
+      for them (the lease is extended);
+   c. the account received statuses for messages claimed *after* them at least
+      ``whatsapp.status_margin_seconds`` later, yet none for them -> ``failed`` with failure type
+      ``unknown_outcome`` now. Never requeued: after an outage Meta redelivers old status webhooks late,
+      so a call that reached Meta may still be reported (a requeue would send it twice). The evidence
+      is computed here, from the messages, never written per status on the account row (every status
+      batch of the account would serialise on that one row);
+   d. no evidence either way after ``whatsapp.unknown_outcome_minutes`` -> ``failed`` with failure
       type ``unknown_outcome`` and an explanation; the user decides (Retry). A status arriving later
       still settles it (``meta_status.current_rank`` lets any Meta status override it).
 
@@ -315,13 +320,25 @@ class WhatsAppMessage(models.Model):
         return True
 
     def send(self, auto_commit=False):
-        """Send these queued outbound messages now, through the same runner as the cron.
+        """Send these queued outbound messages now, through the queue's committed claim.
 
-        :param auto_commit: commit the claim before calling Meta and the results after it (required
-            for the no-duplicate guarantee in production; ignored while tests run, like ``sms``)
-        :return: the messages that were processed
+        Never inside the caller's transaction: a call to Meta made before that transaction commits is made
+        again when Odoo re-runs the request after a serialization failure (the customer gets it twice), and a
+        rollback after the call loses the record of a message the customer received. So the queue cron is
+        triggered at once: it claims the messages and commits, then calls Meta. While tests run nothing is
+        committed (like ``sms``): the runner is called directly, on the test's transaction.
+
+        :param auto_commit: used only while tests run (ignored there too, like ``sms``)
+        :return: the messages handed to the queue (or processed, in tests)
         """
+        # it reaches Meta with the account's token: administrators only (write access); the thread API, the
+        # composer and Discuss check what their user may send, create the messages with sudo() and send those
+        self.check_access("write")
         queued = self.filtered(lambda m: m.direction == "outbound" and m.state == "queued")
+        if not in_tests():
+            if queued:
+                self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")._trigger()
+            return queued
         for account, messages in queued.grouped("account_id").items():
             messages._send_batch_for_account(account, auto_commit=auto_commit)
         return queued
@@ -736,30 +753,67 @@ class WhatsAppMessage(models.Model):
         stale = stale.filtered(lambda m: m.state == "sending")
         margin = timedelta(seconds=self._param("whatsapp.status_margin_seconds"))
         give_up = now - timedelta(minutes=self._param("whatsapp.unknown_outcome_minutes"))
-        watermark = account.status_watermark
-        requeue = stale.filtered(
-            lambda m: watermark and m.sending_since and m.sending_since + margin < watermark
+        in_inbox = stale._whatsapp_uuids_in_inbox()  # b)
+        watermark = self._whatsapp_status_watermark(account, stale - in_inbox)  # c)
+        fail = (stale - in_inbox).filtered(
+            lambda m: (
+                not m.sending_since
+                or m.sending_since < give_up
+                or (watermark and m.sending_since + margin < watermark)
+            )
         )
-        fail = (stale - requeue).filtered(lambda m: not m.sending_since or m.sending_since < give_up)
-        extend = stale - requeue - fail
-        by_id = {m.id: {"state": "queued", "next_attempt": None} for m in requeue}
+        extend = stale - fail
         reason = self.env._(
             "The send was interrupted and Meta never reported on this message. It was not resent automatically "
             "to avoid a duplicate: use Retry if the customer did not receive it."
         )
-        by_id.update({m.id: self._outcome_failed("unknown_outcome", reason) for m in fail})
+        by_id = {m.id: self._outcome_failed("unknown_outcome", reason) for m in fail}
         lease = now + timedelta(minutes=self._param("whatsapp.send_lease_minutes"))
         by_id.update({m.id: {"state": "sending", "next_attempt": lease} for m in extend})
         self._write_outcomes(by_id)
-        (requeue | fail)._update_notifications()
-        if requeue or fail:
-            _logger.info(
-                "WhatsApp account %s: %s unknown-outcome messages requeued, %s failed",
-                account.id,
-                len(requeue),
-                len(fail),
-            )
+        fail._update_notifications()
+        if fail:
+            _logger.info("WhatsApp account %s: %s unknown-outcome messages failed", account.id, len(fail))
         return stale
+
+    def _whatsapp_uuids_in_inbox(self):
+        """Those of ``self`` that a webhook event not processed yet (pending, or failed and kept for a retry)
+        mentions: their statuses may still come."""
+        if not self:
+            return self
+        Event = self.env["whatsapp.webhook.event"]
+        Event.flush_model(["value", "state", "field"])
+        found = self.browse()
+        for message in self:
+            self.env.cr.execute(
+                SQL(
+                    """SELECT 1 FROM whatsapp_webhook_event
+                        WHERE state IN ('pending', 'failed') AND field = 'messages' AND value LIKE %s LIMIT 1""",
+                    f"%{message.uuid}%",
+                )
+            )
+            if self.env.cr.fetchone():
+                found |= message
+        return found
+
+    @api.model
+    def _whatsapp_status_watermark(self, account, messages):
+        """Latest claim time of a message of ``account`` that Meta reported on, among those claimed after the
+        oldest of ``messages`` (evidence that Meta's status stream flows), or None."""
+        since = min((m.sending_since for m in messages if m.sending_since), default=None)
+        if since is None:
+            return None
+        self.flush_model(["sending_since", "status_date", "account_id"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT MAX(sending_since) FROM whatsapp_message
+                    WHERE account_id = %s AND direction = 'outbound' AND status_date IS NOT NULL
+                      AND sending_since > %s""",
+                account.id,
+                since,
+            )
+        )
+        return self.env.cr.fetchone()[0]
 
     @api.model
     def _schedule_next_run(self, asap=False):
@@ -851,23 +905,18 @@ class WhatsAppMessage(models.Model):
             if wamid:
                 by_wamid[wamid] = mid
             by_uuid[uuid] = mid
-        pending, watermark = [], None
+        pending = []
         for status in statuses:
             mid = by_wamid.get(status.get("id")) or by_uuid.get(status.get("biz_opaque_callback_data"))
             row = rows.get(mid)
             if row is None or (row["old_state"] == "sending" and not own_sending):
                 pending.append(status)
                 continue
-            if row["sending_since"] and (watermark is None or row["sending_since"] > watermark):
-                watermark = row["sending_since"]
             self._merge_status(row, status)
         changed = {mid: row for mid, row in rows.items() if row["changed"]}
         messages = self._write_statuses(changed)
         if pending:
             self.env["whatsapp.status.pending"]._park(account, pending)
-        if watermark and (not account.status_watermark or watermark > account.status_watermark):
-            # sudo: the watermark is technical queue state written from the webhook and the cron
-            account.sudo().status_watermark = watermark
         messages._update_notifications()
         messages._record_marketing_stops()
         return messages

@@ -1,10 +1,14 @@
+import contextlib
 from datetime import timedelta
+from unittest.mock import patch
 
 from freezegun import freeze_time
 from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged, users
+from psycopg2 import errors as pg_errors
 
+from ..models import whatsapp_message as whatsapp_message_module
 from ..tools.graph_errors import WhatsAppApiError
 from .common_messages import WhatsAppMessageCase
 
@@ -217,9 +221,10 @@ class TestWhatsAppMessageNoDuplicate(WhatsAppMessageCase):
         )
         self.assertWAMessage(message, "read", False, fields_values={"wamid": wamid})
 
-    def test_lost_before_call_requeued_on_evidence(self):
-        """Claimed but never posted (died before the call): statuses of later sends prove Meta never
-        got it, so it is requeued and sent once."""
+    def test_later_statuses_never_requeue(self):
+        """Claimed, then the worker died (before or after its call: nobody knows). Statuses of later sends
+        arrive: it is not requeued (after an outage Meta redelivers old statuses late, it may still be
+        reported): it fails with an unknown outcome at once, the user decides (Retry)."""
         now = fields.Datetime.now()
         with freeze_time(now):
             message = self.partners[0]._whatsapp_send_template(self.template, queue=True)
@@ -229,9 +234,59 @@ class TestWhatsAppMessageNoDuplicate(WhatsAppMessageCase):
         self.account._webhook_messages(
             self._whatsapp_status_value([(later.wamid, "delivered", None, None)]), None
         )
+        self.assertFalse("status_watermark" in self.account._fields, "no per-status write on the account row")
         with freeze_time(now + timedelta(minutes=16)), self.mock_wa_send():
             self.env["whatsapp.message"]._process_queue()
-        self.assertWAMessage(message, "sent", fields_values={"attempts": 2})
+        self.assertWAMessage(message, "failed", "unknown_outcome", fields_values={"attempts": 1})
+        self.assertWASent(["+33612345600"], count=0)
+
+    def test_late_redelivered_statuses_after_crash(self):
+        """Attack of issue 12: a crash after the call, then an outage: Meta's statuses of that message wait in
+        the inbox (unprocessed) while statuses of later sends are applied. No second send: the message waits
+        for its own statuses, which settle it."""
+        now = fields.Datetime.now()
+        with freeze_time(now):
+            message, payload, wamid = self._crash_after_call(self.partners[0])
+        uuid = payload["biz_opaque_callback_data"]
+        own_status = self._whatsapp_status_value([(wamid, "delivered", uuid, None)])
+        Event = self.env["whatsapp.webhook.event"].sudo()
+        event = Event.browse(Event._store_changes([(self.account.id, "messages", own_status, "2000001", 1)]))
+        with freeze_time(now + timedelta(minutes=5)), self.mock_wa_send():
+            later = self.partners[1]._whatsapp_send_template(self.template, queue=False)
+        self.account._webhook_messages(self._whatsapp_status_value([(later.wamid, "read", None, None)]), None)
+        for minutes in (16, 32, 61):
+            with freeze_time(now + timedelta(minutes=minutes)), self.mock_wa_send() as calls:
+                self.env["whatsapp.message"]._process_queue()
+                self.assertEqual(calls, [], "never sent a second time")
+            self.assertWAMessage(message, "sending")
+        with freeze_time(now + timedelta(minutes=62)):
+            event._process()  # the inbox catches up: the status is parked while the message is "sending"
+        with freeze_time(now + timedelta(minutes=80)), self.mock_wa_send() as calls:
+            self.env["whatsapp.message"]._process_queue()  # the next reconciliation applies it
+            self.assertEqual(calls, [])
+        self.assertWAMessage(message, "delivered", False, fields_values={"wamid": wamid, "attempts": 1})
+
+    def test_serialization_retry_sends_once(self):
+        """Attack of issue 12: Odoo re-runs a request after a serialization failure. The composer's send of
+        one record (and send()) never call Meta inside the request: the retry sends nothing, the queue (its
+        claim committed first) sends once."""
+        composer = (
+            self.env["whatsapp.composer"]
+            .with_user(self.user_wa)
+            .with_context(active_model="res.partner", active_ids=self.partners[0].ids)
+        )
+        with patch.object(whatsapp_message_module, "in_tests", return_value=False), self.mock_wa_send():
+            with contextlib.suppress(pg_errors.SerializationFailure), self.env.cr.savepoint():
+                composer.create({"template_id": self.template.id}).action_send_whatsapp()
+                raise pg_errors.SerializationFailure(
+                    "could not serialize access"
+                )  # Odoo rolls back, runs again
+            composer.create({"template_id": self.template.id}).action_send_whatsapp()
+            self.assertEqual(self.wa_sent, [], "nothing reaches Meta inside the request")
+        message = self.env["whatsapp.message"].search([("res_id", "=", self.partners[0].id)])
+        self.assertWAMessage(message, "queued")
+        with self.mock_wa_send():
+            self.env["whatsapp.message"]._process_queue()
         self.assertWASent(["+33612345600"], count=1)
 
     def test_read_timeout_not_resent(self):
