@@ -398,6 +398,9 @@ class WhatsAppAccount(models.Model):
         :raise UserError: with what to do, for every failure
         """
         self.ensure_one()
+        # rights first: the call to Meta runs with the account's token whoever clicks (a refused user must not
+        # spend Meta's rate or edit limits, nor learn anything from the answer)
+        self.check_access("write")
         client = self._get_client()
         try:
             phone = client.phone_number_info()
@@ -453,6 +456,9 @@ class WhatsAppAccount(models.Model):
     def button_sync_whatsapp_template(self):
         """Sync Templates: creates what is missing, updates what exists (every page of Meta's list)."""
         self.ensure_one()
+        # rights first: the call to Meta runs with the account's token whoever clicks (a refused user must not
+        # spend Meta's rate or edit limits, nor learn anything from the answer)
+        self.check_access("write")
         try:
             datas = self._get_client().list_templates()
         except WhatsAppApiError as err:
@@ -550,6 +556,7 @@ class WhatsAppAccount(models.Model):
 
     def action_resume_queue(self):
         """Resume sending (button for administrators), then send what waited."""
+        self.check_access("write")  # administrators: also when nothing is paused (no write below then)
         paused = self.filtered("queue_paused")
         paused.write({"queue_paused": False, "queue_pause_reason": False, "queue_paused_date": False})
         for account in paused:

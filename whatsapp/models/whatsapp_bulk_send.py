@@ -115,7 +115,9 @@ class WhatsAppBulkSend(models.Model):
             raise UserError(self.env._("Only queued or in-progress bulk sends can be cancelled."))
         # sudo: senders read their jobs (checked by the filter above) but never write them
         to_cancel.sudo().write({"state": "cancelled"})
-        queued = to_cancel.message_ids.filtered(lambda m: m.state == "queued")
+        # sudo: the sender may cancel what their own jobs queued (the jobs' access is checked above); plain
+        # users never write messages themselves
+        queued = to_cancel.sudo().message_ids.filtered(lambda m: m.state == "queued")
         if queued:
             queued.action_cancel()
         return True

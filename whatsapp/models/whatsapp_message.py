@@ -56,7 +56,7 @@ from uuid import uuid4
 from markupsafe import Markup
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.addons.mail.tools.discuss import Store
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, create_index, html_escape
 
 from ..tools import message_payloads, meta_errors, meta_status
@@ -284,6 +284,78 @@ class WhatsAppMessage(models.Model):
             ["template_id", "create_date", "state", "failure_type"],
             where="template_id IS NOT NULL AND direction = 'outbound'",
         )
+
+    # ------------------------------------------------------------
+    # ACCESS: like mail.message, the record a message belongs to decides
+    # ------------------------------------------------------------
+
+    def _whatsapp_reads_all(self):
+        """Administrators (and superuser) read every message of their companies."""
+        return self.env.su or self.env.user.has_group("whatsapp.group_whatsapp_admin")
+
+    def _check_access(self, operation):
+        """Plain users read the messages of the records they may read (a chat: by discuss.channel's own rules,
+        its members), as ``mail.message`` does; the access rights keep writes for administrators: users write
+        through the thread API, the composer and Discuss, which check and then write with a scoped sudo().
+        """
+        result = super()._check_access(operation)
+        if operation != "read" or not self or self._whatsapp_reads_all():
+            return result
+        messages = self - result[0] if result else self
+        forbidden = messages - messages.browse(messages._whatsapp_readable_ids())
+        if not forbidden:
+            return result
+        if result:
+            return (result[0] + forbidden, result[1])
+        return (forbidden, lambda: forbidden._make_access_error(operation))
+
+    def _whatsapp_readable_ids(self):
+        """Ids of ``self`` whose record (``model``, ``res_id``) the current user may read."""
+        if not self.ids:
+            return set()
+        self.flush_model(["model", "res_id"])
+        self.env.cr.execute(
+            SQL("SELECT id, model, res_id FROM whatsapp_message WHERE id IN %s", tuple(self.ids))
+        )
+        by_model = defaultdict(lambda: defaultdict(list))
+        for message_id, model, res_id in self.env.cr.fetchall():
+            if model and res_id:
+                by_model[model][res_id].append(message_id)
+        allowed = set()
+        for model, by_record in by_model.items():
+            if model not in self.env or not self.env[model].has_access("read"):
+                continue
+            records = self.env[model].with_context(active_test=False).browse(list(by_record)).exists()
+            for record_id in records._filtered_access("read").ids:
+                allowed.update(by_record[record_id])
+        return allowed
+
+    @api.model
+    def _search(self, domain, offset=0, limit=None, order=None):
+        """What :meth:`_check_access` lets read, for searches (as ``mail.message._search``: the page is filtered
+        after the query, so a page may hold fewer rows than ``limit``)."""
+        query = super()._search(domain, offset, limit, order)
+        if self._whatsapp_reads_all() or query.is_empty():
+            return query
+        ids = [row[0] for row in self.env.execute_query(query.select(SQL.identifier(self._table, "id")))]
+        allowed = self.browse(ids)._whatsapp_readable_ids()
+        return self.browse([id_ for id_ in ids if id_ in allowed])._as_query(order)
+
+    @api.constrains("header_attachment_id", "template_id", "model", "res_id")
+    def _check_header_attachment(self):
+        """A header file belongs to the message's record, chat or template: the queue uploads it to Meta as
+        superuser, so a file of anything else (one its sender may not read) is refused."""
+        for message in self.filtered("header_attachment_id"):
+            attachment = message.header_attachment_id.sudo()  # sudo: compare its owner, readable or not
+            owners = {(message.model, message.res_id)}
+            if message.template_id:
+                owners.add(("whatsapp.template", message.template_id.id))
+            if (attachment.res_model, attachment.res_id) not in owners:
+                raise ValidationError(
+                    self.env._(
+                        "The header file of a WhatsApp message must belong to its record, chat or template."
+                    )
+                )
 
     # ------------------------------------------------------------
     # ACTIONS

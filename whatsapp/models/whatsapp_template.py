@@ -583,6 +583,22 @@ class WhatsAppTemplate(models.Model):
                     )
                 )
 
+    @api.constrains("report_id", "model_id")
+    def _check_report_model(self):
+        """The header document must be a PDF report of the template's model: the report is rendered for the
+        ids of the records the template is sent from (a report of another model would print other records,
+        whatever the view's domain proposes; RPC ignores it)."""
+        for template in self.filtered("report_id"):
+            report = template.report_id.sudo()  # sudo: compare its model, whoever may read report actions
+            if report.model != template.model or report.report_type != "qweb-pdf":
+                raise ValidationError(
+                    self.env._(
+                        "Header Document: “%(report)s” is not a PDF report of %(model)s.",
+                        report=report.name,
+                        model=template.model,
+                    )
+                )
+
     @api.constrains("phone_field", "model_id")
     def _check_phone_field(self):
         for template in self:
@@ -967,6 +983,9 @@ class WhatsAppTemplate(models.Model):
 
     def button_submit_template(self):
         """Create the template on Meta (or update it when it already exists there): status becomes Pending."""
+        # rights first: before this, Meta received the edit and the access check failed only on the write
+        # after it (Meta's edit limit used up, an approved template put back in review)
+        self.check_access("write")
         for template in self:
             template._check_submittable()
             client = template.account_id._get_client()
@@ -1147,6 +1166,9 @@ class WhatsAppTemplate(models.Model):
     def button_sync_template(self):
         """Sync Template: update this template from Meta."""
         self.ensure_one()
+        # rights first: the call to Meta runs with the account's token whoever clicks (a refused user must not
+        # spend Meta's rate or edit limits, nor learn anything from the answer)
+        self.check_access("write")
         client = self.account_id._get_client()
         try:
             if self.meta_uid:
@@ -1412,7 +1434,9 @@ class WhatsAppTemplate(models.Model):
         counters = {tid: dict.fromkeys(("sent", "delivered", "read", "replied", "failed", "optout"), 0)
                     for tid in templates.ids}  # fmt: skip
         if templates:
-            groups = self.env["whatsapp.message"]._read_group(
+            # sudo: the template's figures count every message sent with it (counts only, no content), also
+            # those of records its reader may not open; the templates themselves were read with their rights
+            groups = self.env["whatsapp.message"].sudo()._read_group(
                 [("template_id", "in", templates.ids), ("direction", "=", "outbound"),
                  *self._stats_date_domain()],
                 ["template_id", "state", "failure_type"],

@@ -28,3 +28,5 @@ from . import test_send_performance
 from . import test_i18n
 from . import test_webhook_fuzz
 from . import test_security_demo
+from . import test_security_matrix
+from . import test_security_attacks
