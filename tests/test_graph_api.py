@@ -248,18 +248,38 @@ def test_get_download_delete_media(meta, client):
         return 200, {"url": f"{meta.url}/files/blob", "mime_type": "image/jpeg", "file_size": 8}, {}
 
     meta.respond = respond
-    info = client.get_media("media-7")
+    info = client.get_media("7001")
     assert client.download_media(info["url"]) == b"\x00binary\xff"
-    assert client.delete_media("media-7") == {"success": True}
+    assert client.delete_media("7001") == {"success": True}
     get, download, delete = meta.requests
-    assert (get["method"], get["path"], get["query"]) == ("GET", "/v23.0/media-7", {"phone_number_id": PNID})
+    assert (get["method"], get["path"], get["query"]) == ("GET", "/v23.0/7001", {"phone_number_id": PNID})
     assert (download["method"], download["path"]) == ("GET", "/files/blob")
     assert download["headers"]["authorization"] == f"Bearer {TOKEN}"
     assert (delete["method"], delete["path"], delete["query"]) == (
         "DELETE",
-        "/v23.0/media-7",
+        "/v23.0/7001",
         {"phone_number_id": PNID},
     )
+
+
+def test_token_goes_only_to_meta(meta, client):
+    """Media ids are Meta ids (digits); an absolute URL is fetched only on the Graph host or Meta's media hosts:
+    nothing else is contacted, so the token reaches no other host."""
+    other = FakeMeta()  # another server on loopback: it must receive nothing
+    threading.Thread(target=other.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        for media_id in (other.url + "/steal", "../../me", "7001/../../x", "", None, "٣٤"):
+            with pytest.raises(WhatsAppApiError, match="Not a Meta media id"):
+                client.get_media(media_id)
+        for url in (other.url + "/steal", "http://169.254.169.254/latest", "http://lookaside.fbsbx.com/x"):
+            with pytest.raises(WhatsAppApiError, match="Refused to contact"):
+                client.download_media(url)
+        assert other.requests == [] and meta.requests == []
+        assert client._allowed_url("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1")
+        assert not client._allowed_url("https://lookaside.fbsbx.com.evil.example/x")
+    finally:
+        other.shutdown()
+        other.server_close()
 
 
 def test_download_media_refuses_large_bodies(meta):
@@ -654,13 +674,15 @@ def test_only_loopback_refuses_meta_without_network(monkeypatch):
 
 
 def test_only_loopback_refuses_a_redirect_to_another_host(meta, client):
-    meta.respond = lambda req: (302, b"", {"Location": "https://graph.facebook.com/elsewhere"})
+    meta.respond = lambda req: (302, b"", {"Location": "https://lookaside.fbsbx.com/elsewhere"})
     with pytest.raises(LoopbackOnlyError):
         client.download_media(f"{meta.url}/files/blob")
     assert len(meta.requests) == 1
 
 
-def test_redirects_keep_the_token_on_the_same_host_only(meta, client):
+def test_redirects_stay_on_allowed_hosts(meta, client):
+    """A redirect on the same host keeps the token; one to a host that is neither the Graph host nor one of
+    Meta's media hosts is refused before any request reaches it."""
     other = FakeMeta()
     threading.Thread(target=other.serve_forever, args=(0.05,), daemon=True).start()
     try:
@@ -669,12 +691,16 @@ def test_redirects_keep_the_token_on_the_same_host_only(meta, client):
         def respond(req):
             if req["path"] == "/first":
                 return 302, b"", {"Location": "/second"}
+            if req["path"] == "/second":
+                return 200, b"same-host-bytes", {}
             return 302, b"", {"Location": f"{other.url}/cdn"}
 
         meta.respond = respond
-        assert client.download_media(f"{meta.url}/first") == b"cdn-bytes"
+        assert client.download_media(f"{meta.url}/first") == b"same-host-bytes"
         assert [r["headers"].get("authorization") for r in meta.requests] == [f"Bearer {TOKEN}"] * 2
-        assert "authorization" not in other.requests[0]["headers"]
+        with pytest.raises(WhatsAppApiError, match="Refused to contact"):
+            client.download_media(f"{meta.url}/third")
+        assert other.requests == []
     finally:
         other.shutdown()
         other.server_close()

@@ -11,7 +11,7 @@ import secrets
 from datetime import UTC, datetime
 
 from odoo import _lt, api, fields, models, tools
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..tools.graph_api import GraphClient
 from ..tools.graph_errors import WhatsAppApiError
@@ -295,11 +295,16 @@ class WhatsAppAccount(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("api_base_url", DEFAULT_API_BASE_URL) != DEFAULT_API_BASE_URL:
+                self._check_can_set_api_base_url()
         accounts = super().create(vals_list)
         self.env.registry.clear_cache()  # _webhook_signing_accounts
         return accounts
 
     def write(self, vals):
+        if "api_base_url" in vals:
+            self._check_can_set_api_base_url()
         if any(fname in vals for fname in self._CONNECTION_FIELDS) and "connection_verified_at" not in vals:
             vals = dict(vals, connection_verified_at=False)
         if "webhook_verify_token" in vals and "webhook_verified_at" not in vals:
@@ -308,6 +313,14 @@ class WhatsAppAccount(models.Model):
         if self.WEBHOOK_TABLE_FIELDS.intersection(vals):
             self.env.registry.clear_cache()  # _webhook_signing_accounts
         return res
+
+    def _check_can_set_api_base_url(self):
+        """The API base URL is where the account's token is sent: Settings administrators only (a WhatsApp
+        administrator could otherwise send another administrator's token to a host of theirs)."""
+        if not self.env.su and not self.env.user.has_group("base.group_system"):
+            raise AccessError(
+                self.env._("Only Settings administrators may change the API base URL of an account.")
+            )
 
     def unlink(self):
         self.env.registry.clear_cache()  # _webhook_signing_accounts

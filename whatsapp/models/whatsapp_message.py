@@ -61,7 +61,13 @@ from odoo.tools import SQL, create_index, html_escape
 
 from ..tools import message_payloads, meta_errors, meta_status
 from ..tools.graph_errors import WhatsAppApiError
-from ..tools.inbound_parser import keyword_set, normalise_keyword, parse_contacts, parse_message
+from ..tools.inbound_parser import (
+    keyword_set,
+    normalise_keyword,
+    parse_contacts,
+    parse_message,
+    safe_mimetype,
+)
 from ..tools.runtime import in_tests
 from ..tools.sender import send_all
 
@@ -1313,21 +1319,32 @@ class WhatsAppMessage(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _cron_download_media(self, limit=MEDIA_BATCH):
-        """Download due inbound media (oldest first); failures are retried with backoff."""
-        self.flush_model()
-        self.env.cr.execute(
-            SQL(
-                """SELECT id FROM whatsapp_message
-                    WHERE media_state = 'pending' AND (media_next_attempt IS NULL OR media_next_attempt <= %s)
-                 ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
-                fields.Datetime.now(),
-                limit,
+    def _cron_download_media(self, limit=MEDIA_BATCH, auto_commit=True):
+        """Download due inbound media (oldest first), each in its own transaction: one row locked, fetched,
+        stored and committed at a time, so that a killed worker loses one file, not a batch (and another
+        worker takes the next rows meanwhile). Failures are retried with backoff."""
+        auto_commit = auto_commit and not in_tests()
+        messages = self.browse()
+        for _index in range(limit):
+            self.flush_model()
+            self.env.cr.execute(
+                SQL(
+                    """SELECT id FROM whatsapp_message
+                        WHERE media_state = 'pending' AND (media_next_attempt IS NULL OR media_next_attempt <= %s)
+                          AND id NOT IN %s
+                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED""",
+                    fields.Datetime.now(),
+                    tuple(messages.ids) or (0,),
+                )
             )
-        )
-        messages = self.browse([row[0] for row in self.env.cr.fetchall()])
-        for message in messages:
+            row = self.env.cr.fetchone()
+            if not row:
+                break
+            message = self.browse(row[0])
             message._whatsapp_download_media()
+            messages |= message
+            if auto_commit:
+                self.env.cr.commit()
         self._whatsapp_schedule_media_cron(asap=len(messages) >= limit)
         return messages
 
@@ -1361,15 +1378,22 @@ class WhatsAppMessage(models.Model):
             if failed:
                 self._whatsapp_media_update_message()
             return False
-        mimetype = (info.get("mime_type") or self.media_mimetype or "application/octet-stream").split(";")[0]
-        attachment = self.env["ir.attachment"].create(
-            {
-                "name": self.media_filename or self._whatsapp_media_default_name(mimetype),
-                "raw": data,
-                "mimetype": mimetype,
-                "res_model": "discuss.channel" if self.model == "discuss.channel" else False,
-                "res_id": self.res_id if self.model == "discuss.channel" else False,
-            }
+        # the customer's file type is theirs to choose: what a browser would run inline is stored as a download
+        mimetype = safe_mimetype(info.get("mime_type") or self.media_mimetype)
+        # attachments_mime_plainxml: ir.attachment guesses the type of an octet-stream from its bytes; markup it
+        # recognises is then stored as text/plain even though the cron runs as superuser
+        attachment = (
+            self.env["ir.attachment"]
+            .with_context(attachments_mime_plainxml=True)
+            .create(
+                {
+                    "name": self.media_filename or self._whatsapp_media_default_name(mimetype),
+                    "raw": data,
+                    "mimetype": mimetype,
+                    "res_model": "discuss.channel" if self.model == "discuss.channel" else False,
+                    "res_id": self.res_id if self.model == "discuss.channel" else False,
+                }
+            )
         )
         self.write(
             {

@@ -30,3 +30,4 @@ from . import test_webhook_fuzz
 from . import test_security_demo
 from . import test_security_matrix
 from . import test_security_attacks
+from . import test_security_media

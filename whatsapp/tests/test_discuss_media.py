@@ -17,12 +17,12 @@ class TestDiscussMedia(WhatsAppDiscussCase):
     def test_download_retried_after_failure(self):
         with freeze_time(T0):
             inbound = self.receive(
-                self._inbound("image", {"id": "m1", "mime_type": "image/jpeg", "caption": "Pic"})
+                self._inbound("image", {"id": "1001", "mime_type": "image/jpeg", "caption": "Pic"})
             )
             self.assertEqual(inbound.media_state, "pending")
             self.assertIn("downloading", str(inbound.mail_message_id.body))
             with self.mock_graph(
-                responses={("GET", "m1"): self.meta_error(None, http_status=None, category="transient")}
+                responses={("GET", "1001"): self.meta_error(None, http_status=None, category="transient")}
             ):
                 self.env["whatsapp.message"]._cron_download_media()
         self.assertEqual((inbound.media_state, inbound.media_attempts), ("pending", 1))
@@ -32,7 +32,7 @@ class TestDiscussMedia(WhatsAppDiscussCase):
         self.assertFalse(calls, "not due yet")
         with (
             freeze_time(T0 + timedelta(minutes=2)),
-            self.mock_graph(responses={("GET", "m1"): self.get_media, ("GET", URL): b"JPEG"}),
+            self.mock_graph(responses={("GET", "1001"): self.get_media, ("GET", URL): b"JPEG"}),
         ):
             self.env["whatsapp.message"]._cron_download_media()
         self.assertEqual(inbound.media_state, "done")
@@ -44,16 +44,16 @@ class TestDiscussMedia(WhatsAppDiscussCase):
 
     def test_document_keeps_filename_and_gives_up(self):
         inbound = self.receive(
-            self._inbound("document", {"id": "m2", "mime_type": "application/pdf", "filename": "q.pdf"})
+            self._inbound("document", {"id": "1002", "mime_type": "application/pdf", "filename": "q.pdf"})
         )
-        with self.mock_graph(responses={("GET", "m2"): self.get_media, ("GET", URL): b"%PDF"}):
+        with self.mock_graph(responses={("GET", "1002"): self.get_media, ("GET", URL): b"%PDF"}):
             self.env["whatsapp.message"]._cron_download_media()
         self.assertEqual(inbound.mail_message_id.attachment_ids.name, "q.pdf")
-        lost = self.receive(self._inbound("video", {"id": "m3", "mime_type": "video/mp4"}))
+        lost = self.receive(self._inbound("video", {"id": "1003", "mime_type": "video/mp4"}))
         for attempt in range(6):
             with (
                 freeze_time(datetime.now() + timedelta(days=attempt + 1)),
-                self.mock_graph(responses={("GET", "m3"): self.meta_error(100, message="Media not found")}),
+                self.mock_graph(responses={("GET", "1003"): self.meta_error(100, message="Media not found")}),
             ):
                 self.env["whatsapp.message"]._cron_download_media()
         self.assertEqual(lost.media_state, "failed")

@@ -127,7 +127,7 @@ class GraphClient(GraphTransport):
 
     def get_media(self, media_id):
         """``GET /{media-id}``: ``url`` (valid ~5 minutes), ``mime_type``, ``sha256``, ``file_size``."""
-        return self._request("GET", str(media_id), params=self._pnid_param())
+        return self._request("GET", _media_id(media_id), params=self._pnid_param())
 
     def download_media(self, url):
         """Download the bytes behind a :meth:`get_media` URL (Meta wants the Bearer header).
@@ -138,7 +138,7 @@ class GraphClient(GraphTransport):
 
     def delete_media(self, media_id):
         """``DELETE /{media-id}``."""
-        return self._request("DELETE", str(media_id), params=self._pnid_param())
+        return self._request("DELETE", _media_id(media_id), params=self._pnid_param())
 
     def resumable_upload(self, data, mimetype, filename):
         """Upload a file with the Resumable Upload API; returns the handle ``h``.
@@ -222,3 +222,12 @@ class GraphClient(GraphTransport):
 
 def _fields(fields):
     return fields if isinstance(fields, str) else ",".join(fields)
+
+
+def _media_id(media_id):
+    """``media_id`` when it is a Meta id (digits), else raise: it comes from webhooks, and a path or a URL in its
+    place would send the token elsewhere."""
+    text = str(media_id or "")
+    if not (text.isascii() and text.isdigit() and len(text) <= 64):
+        raise WhatsAppApiError("Not a Meta media id.", category="param", retryable=False)
+    return text

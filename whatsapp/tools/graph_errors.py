@@ -93,8 +93,16 @@ class LoopbackOnlyError(WhatsAppApiError):
     """Raised before any socket is opened when a loopback-only client targets another host."""
 
 
+#: longest excerpt of a remote text (Meta's error messages, a body that is not Meta's) kept in an error
+MAX_EXCERPT = 300
+
+
 def _mask(text, token):
+    """A short, sanitised excerpt of a remote ``text`` for errors and logs: the token masked, control
+    characters and runs of whitespace folded to one space, at most :data:`MAX_EXCERPT` characters."""
     if not text:
         return text
     text = str(text)
-    return text.replace(token, "***") if token and len(token) >= 4 else text
+    text = text.replace(token, "***") if token and len(token) >= 4 else text
+    text = " ".join("".join(char if char.isprintable() else " " for char in text).split())
+    return text if len(text) <= MAX_EXCERPT else text[: MAX_EXCERPT - 1] + "…"

@@ -37,6 +37,9 @@ POOL_MAXSIZE = 64
 USER_AGENT = "odoo-whatsapp/18.0"
 
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+#: Meta's media hosts (the ``url`` that ``GET /{media-id}`` answers): with the configured Graph host, the only
+#: places an absolute URL is fetched, and so the only places the token is sent (https only)
+META_MEDIA_DOMAINS = ("fbsbx.com", "fbcdn.net")
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,6 +313,13 @@ class GraphTransport:
         return f"{self.base_url}/{self.version}/{path_or_url.lstrip('/')}"
 
     def _check_host(self, url):
+        if not self._allowed_url(url):
+            raise WhatsAppApiError(
+                f"Refused to contact {urlsplit(url).hostname or '?'}: neither the Graph API host nor one of Meta's "
+                "media hosts.",
+                category="param",
+                retryable=False,
+            )
         if self.only_loopback and not is_loopback_url(url):
             raise LoopbackOnlyError(
                 f"Refused to contact {urlsplit(url).hostname or url!r}: "
@@ -317,6 +327,20 @@ class GraphTransport:
                 category="permission",
                 retryable=False,
             )
+
+    def _allowed_url(self, url):
+        """True for the configured Graph host (``base_url``: Meta's, or the sandbox) and Meta's media hosts.
+
+        Media URLs come from ``GET /{media-id}`` and media ids from webhooks: whatever they say, the token goes
+        nowhere else (a URL to another host would receive it, and the request would reach an internal service).
+        """
+        parts, base = urlsplit(url), urlsplit(self.base_url)
+        if (parts.scheme, parts.netloc.lower()) == (base.scheme, base.netloc.lower()):
+            return True
+        host = (parts.hostname or "").rstrip(".").lower()
+        return parts.scheme == "https" and any(
+            host == domain or host.endswith("." + domain) for domain in META_MEDIA_DOMAINS
+        )
 
     def _safe_url(self, url):
         """URL for logs and messages: no query string (may carry ids or a token)."""

@@ -134,6 +134,20 @@ def stored_body(message):
     return payload.get("caption") or payload.get("body") or f"[{kind}]"
 
 
+#: parts of a MIME type a browser would run (HTML, SVG, XML with scripts, JavaScript) if served inline
+ACTIVE_MIMETYPE_PARTS = ("html", "svg", "xml", "javascript", "ecmascript", "x-sh", "php")
+SAFE_MIMETYPE = "application/octet-stream"
+
+
+def safe_mimetype(mimetype):
+    """The MIME type to store a customer's file with: what a browser could run on Odoo's domain when served
+    inline (HTML, SVG, JavaScript...) becomes ``application/octet-stream``, always downloaded."""
+    mimetype = (mimetype or "").split(";")[0].strip().lower()
+    if not mimetype or "/" not in mimetype or any(part in mimetype for part in ACTIVE_MIMETYPE_PARTS):
+        return SAFE_MIMETYPE
+    return mimetype
+
+
 def normalise_keyword(text):
     """How an inbound text is compared with opt-out / opt-in keywords: ``" Arrêt! "`` -> ``"arret"``."""
     text = unicodedata.normalize("NFKD", (text or "").strip().strip(".!").casefold())
