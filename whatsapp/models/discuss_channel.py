@@ -157,7 +157,9 @@ class DiscussChannel(models.Model):
         if parsed.kind == "system":
             return self._whatsapp_receive_system(message, parsed)
         number = message.number if message.number and message.number.startswith("+") else False
-        partner = self.env["res.partner"]._whatsapp_find_or_create(number, parsed.bsuid, parsed.profile_name)
+        partner = self.env["res.partner"]._whatsapp_find_or_create(
+            number, parsed.bsuid, parsed.profile_name, companies=message.account_id.allowed_company_ids
+        )
         channel = self._whatsapp_get_channel(message.account_id, number, parsed.bsuid, partner)
         answered, users = channel._whatsapp_route(number, when)
         channel.write(

@@ -93,20 +93,23 @@ class ResPartner(models.Model):
         ]
 
     @api.model
-    def _whatsapp_find_or_create(self, number=None, bsuid=None, name=None):
+    def _whatsapp_find_or_create(self, number=None, bsuid=None, name=None, companies=None):
         """The partner writing from ``number`` (E.164) or ``bsuid``; created with the WhatsApp profile name.
 
         A customer first met by user id only (a WhatsApp username) and later with their number is one partner:
         the user id's partner gets the number when no partner has it; when one has, the user id (and its
         opt-out) moves to it.
 
+        :param companies: the receiving account's companies: only partners they may see match (the webhook runs
+            as superuser, no record rule applies: a contact of another company is never linked to the chat)
         :return: ``res.partner`` (one record)
         """
         by_number = by_user = self.browse()
+        visible = [("company_id", "in", [False, *companies.ids])] if companies else []
         if number:
-            by_number = self.search([("phone_sanitized", "=", number)], order="id", limit=1)
+            by_number = self.search([("phone_sanitized", "=", number), *visible], order="id", limit=1)
         if bsuid:
-            by_user = self.search([("whatsapp_bsuid", "=", bsuid)], order="id")
+            by_user = self.search([("whatsapp_bsuid", "=", bsuid), *visible], order="id")
         partner = by_number or by_user[:1]
         if not partner:
             return self.create(

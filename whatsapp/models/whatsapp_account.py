@@ -135,6 +135,7 @@ class WhatsAppAccount(models.Model):
     phone_uid = fields.Char(
         "Phone Number ID",
         required=True,
+        index=True,  # the uniqueness check looks it up across companies
         tracking=True,
         help="Meta console: WhatsApp › API Setup › Phone number ID.",
     )
@@ -356,8 +357,11 @@ class WhatsAppAccount(models.Model):
 
     @api.constrains("phone_uid", "active")
     def _check_phone_uid_unique(self):
+        # sudo: across every company (the companies' rule would hide another company's account, and the webhook
+        # would then route one number to two accounts); phone_uid is indexed
+        accounts = self.sudo()
         for account in self.filtered("active"):
-            if self.search_count([("phone_uid", "=", account.phone_uid), ("id", "!=", account.id)]):
+            if accounts.search_count([("phone_uid", "=", account.phone_uid), ("id", "!=", account.id)]):
                 raise ValidationError(
                     self.env._(
                         "Phone Number ID %(phone)s is already used by another account.",

@@ -964,9 +964,10 @@ class WhatsAppMessage(models.Model):
         self.env.cr.execute(
             SQL(
                 """SELECT id, wamid, uuid, state, failure_type, sending_since FROM whatsapp_message
-                    WHERE direction = 'outbound' AND (wamid = ANY(%s) OR uuid = ANY(%s))""",
-                wamids,
-                uuids,
+                    WHERE direction = 'outbound' AND account_id = %s AND (wamid = ANY(%s) OR uuid = ANY(%s))""",
+                account.id,  # within the receiving account: another company's account never moves them
+                [str(wamid) for wamid in wamids],
+                [str(uuid) for uuid in uuids],
             )
         )
         rows = {}
@@ -1299,7 +1300,11 @@ class WhatsAppMessage(models.Model):
         holds numbers, so the opt-out is kept on the customer's partner (found by user id, moved with it)."""
         account = self.account_id
         # sudo: the webhook runs as superuser anyway; the opt-out flag is the sending engine's
-        partner = self.env["res.partner"].sudo()._whatsapp_find_or_create(bsuid=self.bsuid)
+        partner = (
+            self.env["res.partner"]
+            .sudo()
+            ._whatsapp_find_or_create(bsuid=self.bsuid, companies=account.allowed_company_ids)
+        )
         if word in keyword_set(account.optout_keywords):
             partner.whatsapp_opt_out = True
             note = self.env._("Opted out by WhatsApp (%(word)s).", word=html_escape(self.body))

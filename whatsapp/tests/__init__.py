@@ -31,3 +31,4 @@ from . import test_security_demo
 from . import test_security_matrix
 from . import test_security_attacks
 from . import test_security_media
+from . import test_security_multicompany
