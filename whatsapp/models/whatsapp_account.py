@@ -15,7 +15,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..tools.graph_api import GraphClient
 from ..tools.graph_errors import WhatsAppApiError
-from ..tools.inbound_parser import digits
+from ..tools.inbound_parser import digits, keyword_set
 from ..tools.runtime import in_tests
 
 _logger = logging.getLogger(__name__)
@@ -50,7 +50,12 @@ CONNECTION_ERRORS = {
 DEFAULT_OPTOUT_KEYWORDS = (
     "STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, ARRET, ARRÊT, ARRÊTER, ARRETER, STOPP, BAJA, PARAR"
 )
-DEFAULT_OPTIN_KEYWORDS = "START, UNSTOP, SUBSCRIBE, YES, DEMARRER, DÉMARRER, ALTA"
+#: only explicit words: the blacklist is shared with SMS, and "yes" or "alta" answer many other questions
+DEFAULT_OPTIN_KEYWORDS = "START, UNSTOP"
+#: everyday answers refused as opt-in keywords (a customer answering a question would subscribe again)
+AMBIGUOUS_OPTIN_KEYWORDS = frozenset(
+    {"yes", "y", "ok", "oui", "si", "ja", "sim", "alta", "subscribe", "hi", "hello"}
+)
 
 #: fields asked by the daily refresh (``messaging_limit_tier`` is deprecated), see ``PhoneNumber`` in
 #: meta_sandbox/spec/business-messaging-api_v23.0.yaml
@@ -234,7 +239,8 @@ class WhatsAppAccount(models.Model):
     optin_keywords = fields.Char(
         "Opt-in Keywords",
         default=DEFAULT_OPTIN_KEYWORDS,
-        help="Comma-separated. Only these remove a number from the blacklist.",
+        help="Comma-separated. Only these remove a number from the blacklist (shared with SMS): explicit "
+        "words only, never an everyday answer such as YES.",
     )
     optout_reply = fields.Char(
         "Opt-out Confirmation",
@@ -246,7 +252,10 @@ class WhatsAppAccount(models.Model):
     optin_reply = fields.Char(
         "Opt-in Confirmation",
         translate=True,
-        default=lambda self: self.env._("You are subscribed again. Reply STOP to unsubscribe."),
+        default=lambda self: self.env._(
+            "Your number was removed from our opt-out list: you may receive our messages again. Reply STOP to "
+            "unsubscribe."
+        ),
     )
     status_error_code = fields.Integer("Last Status Error Code", readonly=True, copy=False)
     status_error = fields.Text("Last Status Error", readonly=True, copy=False)
@@ -314,6 +323,19 @@ class WhatsAppAccount(models.Model):
         if self.WEBHOOK_TABLE_FIELDS.intersection(vals):
             self.env.registry.clear_cache()  # _webhook_signing_accounts
         return res
+
+    @api.constrains("optin_keywords")
+    def _check_optin_keywords(self):
+        for account in self:
+            ambiguous = keyword_set(account.optin_keywords) & AMBIGUOUS_OPTIN_KEYWORDS
+            if ambiguous:
+                raise ValidationError(
+                    self.env._(
+                        "Opt-in keywords must be explicit (such as START or UNSTOP): %(words)s would subscribe "
+                        "again customers answering another question.",
+                        words=", ".join(sorted(ambiguous)).upper(),
+                    )
+                )
 
     def _check_can_set_api_base_url(self):
         """The API base URL is where the account's token is sent: Settings administrators only (a WhatsApp

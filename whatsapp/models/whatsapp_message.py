@@ -1285,6 +1285,8 @@ class WhatsAppMessage(models.Model):
             )
             reply = account.optout_reply
         elif word in keyword_set(account.optin_keywords):
+            if not self._blacklisted_numbers():
+                return  # nothing to undo: no confirmation of what did not happen
             self.env["phone.blacklist"].sudo()._remove(  # sudo: see above
                 [self.number],
                 message=self.env._("Opted in by WhatsApp (%(word)s).", word=html_escape(self.body)),

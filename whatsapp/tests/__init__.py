@@ -32,3 +32,4 @@ from . import test_security_matrix
 from . import test_security_attacks
 from . import test_security_media
 from . import test_security_multicompany
+from . import test_security_optin

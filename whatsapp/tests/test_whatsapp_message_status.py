@@ -210,7 +210,7 @@ class TestWhatsAppOptOut(WhatsAppMessageCase):
             self.assertWAMessage(message, "failed", "blacklisted")
             self.assertEqual(len(self.wa_sent), 1)
             # any other message leaves the opt-out as it is
-            for text in ("Hello", "stopping", "start please"):
+            for text in ("Hello", "stopping", "start please", "Yes", "ALTA", "subscribe", "oui"):
                 self.account._webhook_messages(self._whatsapp_inbound_value("33612345600", text), None)
             self.assertTrue(blacklist.search([("number", "=", number)]))
             # French keyword with accents and case
