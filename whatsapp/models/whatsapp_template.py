@@ -782,7 +782,10 @@ class WhatsAppTemplate(models.Model):
                 "cache_key": attachment.checksum,
             }
         if self.report_id and self.header_type == "document":
-            content, report_format = self.env["ir.actions.report"]._render(
+            # rendered with the sender's rights (the record's environment), never the template's: a bridge may
+            # read the template with sudo (a POS cashier sends what an administrator configured), the document
+            # must still be one the sender may read
+            content, report_format = record.env["ir.actions.report"]._render(
                 self.report_id.report_name, record.ids
             )
             digest = hashlib.sha256(content).hexdigest()

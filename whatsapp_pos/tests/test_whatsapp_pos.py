@@ -1,4 +1,5 @@
 import base64
+from unittest.mock import patch
 
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
@@ -137,6 +138,21 @@ class TestWhatsAppPos(WhatsAppPosCase):
         body = [p["text"] for p in invoice_message.payload["template"]["components"][0]["parameters"]]
         self.assertEqual(body[:2], ["Ana Lopez", order.account_move.name])
         self.assertIn(f"res_id={order.account_move.id}", body[5])
+
+    def test_invoice_rendered_as_cashier(self):
+        """The invoice PDF is rendered with the cashier's rights, not as superuser (the template is read with
+        sudo: cashiers are not WhatsApp users)."""
+        order = self._order(self.customer, to_invoice=True)
+        renders = []
+        render = type(self.env["ir.actions.report"])._render
+
+        def spy(reports, report_ref, res_ids, data=None):
+            renders.append((reports.env.uid, reports.env.su))
+            return render(reports, report_ref, res_ids, data=data)
+
+        with patch.object(type(self.env["ir.actions.report"]), "_render", spy):
+            self._send(order, "+32 470 99 88 77")
+        self.assertEqual(renders, [(self.pos_user.id, False)])
 
     def test_invoice_after_receipt(self):
         """Receipt sent, order invoiced later (backend): the invoice follows by WhatsApp, once."""
