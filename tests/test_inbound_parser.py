@@ -317,3 +317,7 @@ def test_split_text_and_media_object():
         "parameters": [{"type": "document", "document": {"id": "m2", "filename": "q.pdf"}}],
     }
     assert header["template"]["components"][1] == {"type": "body", "parameters": []}
+
+
+def test_optin_keyword_set_ignores_everyday_answers():
+    assert ip.optin_keyword_set("START, Yes, ALTA, Démarrer, ok") == {"start", "demarrer"}

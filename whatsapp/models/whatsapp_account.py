@@ -15,7 +15,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..tools.graph_api import GraphClient
 from ..tools.graph_errors import WhatsAppApiError
-from ..tools.inbound_parser import digits, keyword_set
+from ..tools.inbound_parser import AMBIGUOUS_OPTIN_KEYWORDS, digits, keyword_set
 from ..tools.runtime import in_tests
 
 _logger = logging.getLogger(__name__)
@@ -52,10 +52,6 @@ DEFAULT_OPTOUT_KEYWORDS = (
 )
 #: only explicit words: the blacklist is shared with SMS, and "yes" or "alta" answer many other questions
 DEFAULT_OPTIN_KEYWORDS = "START, UNSTOP"
-#: everyday answers refused as opt-in keywords (a customer answering a question would subscribe again)
-AMBIGUOUS_OPTIN_KEYWORDS = frozenset(
-    {"yes", "y", "ok", "oui", "si", "ja", "sim", "alta", "subscribe", "hi", "hello"}
-)
 
 #: fields asked by the daily refresh (``messaging_limit_tier`` is deprecated), see ``PhoneNumber`` in
 #: meta_sandbox/spec/business-messaging-api_v23.0.yaml

@@ -64,6 +64,7 @@ from ..tools.graph_errors import WhatsAppApiError
 from ..tools.inbound_parser import (
     keyword_set,
     normalise_keyword,
+    optin_keyword_set,
     parse_contacts,
     parse_message,
     safe_mimetype,
@@ -1284,7 +1285,7 @@ class WhatsAppMessage(models.Model):
                 message=self.env._("Opted out by WhatsApp (%(word)s).", word=html_escape(self.body)),
             )
             reply = account.optout_reply
-        elif word in keyword_set(account.optin_keywords):
+        elif word in optin_keyword_set(account.optin_keywords):
             if not self._blacklisted_numbers():
                 return  # nothing to undo: no confirmation of what did not happen
             self.env["phone.blacklist"].sudo()._remove(  # sudo: see above
@@ -1311,7 +1312,7 @@ class WhatsAppMessage(models.Model):
             partner.whatsapp_opt_out = True
             note = self.env._("Opted out by WhatsApp (%(word)s).", word=html_escape(self.body))
             reply = account.optout_reply
-        elif word in keyword_set(account.optin_keywords):
+        elif word in optin_keyword_set(account.optin_keywords):
             partner.whatsapp_opt_out = False
             note = self.env._("Opted in by WhatsApp (%(word)s).", word=html_escape(self.body))
             reply = account.optin_reply

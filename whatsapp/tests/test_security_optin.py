@@ -41,3 +41,22 @@ class TestSecurityOptIn(WhatsAppMessageCase):
             self.env["whatsapp.message"]._process_queue()
         (confirmation,) = self._texts()
         self.assertIn("removed from our opt-out list", confirmation)
+
+    def test_optin_list_saved_before_the_rule(self):
+        """A list saved before the rule (the old default had YES and ALTA) is read without the everyday answers."""
+        self.env.cr.execute(
+            "UPDATE whatsapp_account SET optin_keywords = %s WHERE id = %s",
+            ["START, UNSTOP, SUBSCRIBE, YES, DEMARRER, ALTA", self.account.id],
+        )
+        self.account.invalidate_recordset(["optin_keywords"])
+        blacklist = self.env["phone.blacklist"].sudo()  # sudo: assertions
+        with self.mock_wa_send():
+            for text in ("YES", "alta", "Subscribe"):
+                self.account._webhook_messages(
+                    self._whatsapp_inbound_value(BLACKLISTED.lstrip("+"), text), None
+                )
+            self.assertTrue(blacklist.search([("number", "=", BLACKLISTED)]))
+            self.account._webhook_messages(
+                self._whatsapp_inbound_value(BLACKLISTED.lstrip("+"), "Démarrer"), None
+            )
+            self.assertFalse(blacklist.search([("number", "=", BLACKLISTED)]))

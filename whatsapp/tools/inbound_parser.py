@@ -154,6 +154,18 @@ def normalise_keyword(text):
     return "".join(c for c in text if not unicodedata.combining(c))
 
 
+#: everyday answers never taken as opt-in keywords (a customer answering a question would subscribe again to
+#: the blacklist shared with SMS): refused in an account's list, and ignored in lists saved before that rule
+AMBIGUOUS_OPTIN_KEYWORDS = frozenset(
+    {"yes", "y", "ok", "oui", "si", "ja", "sim", "alta", "subscribe", "hi", "hello"}
+)
+
+
+def optin_keyword_set(keywords):
+    """:func:`keyword_set` of an opt-in list, without :data:`AMBIGUOUS_OPTIN_KEYWORDS`."""
+    return keyword_set(keywords) - AMBIGUOUS_OPTIN_KEYWORDS
+
+
 def keyword_set(keywords):
     """The normalised keywords of a comma-separated list (``"STOP, Arrêt"`` -> ``{"stop", "arret"}``)."""
     return {normalise_keyword(k) for k in (keywords or "").split(",") if k.strip()}
