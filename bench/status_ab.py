@@ -7,7 +7,10 @@ The addons of ``--before`` (a git revision, default ``HEAD``) are exported to a 
 ``status_ingest.py``'s load client (chatter path by default). Prints events/s, p50/p99, the CPU per
 event of each side for each version, and their ratio.
 
-    python3 bench/status_ab.py -d DB --before REV [--http-port 18103] [--count 1000] [--rounds 6]
+    python3 bench/status_ab.py -d DB --before REV [--http-port 18103] [--count 1000] [--rounds 6] [--paths chatter]
+
+It measured the webhook's former fast lane (a POST served before Odoo's dispatch) against Odoo's regular
+dispatch: within the noise on the chatter path (issue 11, item 6), so the fast lane was removed.
 
 Not a test: figures. ``bench/run.py`` skips it unless ``--before`` is given.
 """
@@ -16,14 +19,72 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import uuid
 
 import benchlib  # bench/ is on sys.path: the benchmarks run as scripts
-import fast_lane
+import status_ingest
+
+
+def _args(argv):
+    args = benchlib.parse_args(argv, __doc__.splitlines()[0], 1000, 1)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--http-port", type=int, default=18103)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=6, help="rounds per server, interleaved")
+    parser.add_argument("--paths", default="chatter", help="chatter (default) and/or nochatter")
+    parser.parse_known_args(argv, namespace=args)  # bench/run.py passes its arguments to every bench
+    args.paths = [path for path in args.paths.split(",") if path]
+    return args
+
+
+def compare(args, odoo, registry, make_servers, name):
+    """Status webhooks posted to each server of ``make_servers()`` (``{label: OdooServer}``, all on the same
+    database), in interleaved rounds, per path of ``args.paths``; print and return the figures."""
+    run = uuid.uuid4().hex[:8]
+    warm = 5 * args.workers
+    servers = make_servers()
+    count = len(servers) * (args.count + warm)  # each server gets its own messages
+    try:
+        state = status_ingest.setup(odoo, registry, count, run, args.paths)
+        _account_id, phone_uid, waba_uid = state["account"]
+        results = {}
+        for server in servers.values():
+            server.wait()
+        for path in args.paths:
+            wamids = [status_ingest.wamid(run, path, i) for i in range(count)]
+            sides = []
+            for index, (label, server) in enumerate(servers.items()):
+                mine = wamids[index :: len(servers)]
+                status_ingest.post_all(
+                    server.port, status_ingest.bodies(phone_uid, waba_uid, mine[args.count :]), args.clients
+                )  # warm-up, not measured
+                tally = status_ingest.Tally(f"{label}, {status_ingest.PATHS[path]}")
+                sides.append((tally, server, status_ingest.bodies(phone_uid, waba_uid, mine[: args.count])))
+            sessions = benchlib.SessionCounter(args)
+            status_ingest.interleave(sides, args.rounds, args.clients, sessions)
+            sessions.close()
+            results[path] = [tally.result() for tally, _server, _bodies in sides]
+    finally:
+        for server in servers.values():
+            server.stop()
+    status_ingest.teardown(odoo, registry, state)
+    problems = {}
+    for label, server in servers.items():
+        for key, value in server.problems().items():
+            problems[f"{label}: {key}"] = value
+    print(
+        f"{name}: {args.count} events per server and path, {args.clients} clients, prefork --workers "
+        f"{args.workers} each, {args.rounds} interleaved rounds"
+    )
+    for pair in results.values():
+        status_ingest.print_results(name, pair, problems)
+    return {"name": name, "results": results}
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    args = fast_lane._args(argv)
+    args = _args(argv)
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", default=None, help="git revision to compare the working tree with")
     parser.parse_known_args(argv, namespace=args)
@@ -38,7 +99,7 @@ def main(argv=None):
         ).stdout
         subprocess.run(["tar", "-x", "-C", before], input=archive, check=True)
         label = f"before ({args.before})"
-        return fast_lane.compare(
+        return compare(
             args,
             odoo,
             registry,

@@ -1,1 +1,1 @@
-from . import fast_lane, main, webhook
+from . import main, webhook

@@ -49,5 +49,5 @@ class WhatsAppWebhookController(Controller):
         return request.make_response(args.get("hub.challenge", ""), headers=[("Content-Type", "text/plain")])
 
     def _webhook_receive(self):
-        """The POST (when the fast lane did not serve it): see :func:`.webhook.receive`."""
+        """The POST: see :func:`.webhook.receive`."""
         return reply(request, receive(request.env, request.httprequest))

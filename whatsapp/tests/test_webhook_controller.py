@@ -4,7 +4,7 @@ from unittest.mock import patch
 
 import requests
 from odoo.tests import tagged
-from odoo.tools import config, mute_logger
+from odoo.tools import mute_logger
 
 from ..controllers.main import WhatsAppWebhookController
 from ..controllers.webhook import MAX_BODY_BYTES
@@ -12,11 +12,10 @@ from ..models.whatsapp_webhook_event import WhatsAppWebhookEvent
 from ..tools import webhook_envelope
 from .common import SANDBOX_SECRET, WhatsAppHttpCase
 
-# the webhook's logs (the POST is served by the fast lane, or the controller when it is off)
+# the webhook's logs
 LOGGERS = (
     "odoo.addons.whatsapp.controllers.webhook",
     "odoo.addons.whatsapp.controllers.main",
-    "odoo.addons.whatsapp.controllers.fast_lane",
 )
 
 
@@ -370,50 +369,17 @@ class TestWebhookController(WhatsAppHttpCase):
         self.assertEqual(self._events(field="account_update").state, "done")
         self.assertIn("SCAM", self.account.meta_last_event)
 
-
-@tagged("post_install", "-at_install", "whatsapp")
-class TestWebhookControllerNoFastLane(TestWebhookController):
-    """Every webhook test again through Odoo's regular dispatch (the fast lane turned off)."""
-
-    allow_inherited_tests_method = True  # Odoo's loader runs only a class's own test methods otherwise
-
-    def setUp(self):
-        super().setUp()
-        self.startPatcher(patch.dict(config.options, {"whatsapp_webhook_fast_lane": "False"}))
-
-
-@tagged("post_install", "-at_install", "whatsapp")
-class TestWebhookFastLane(WhatsAppHttpCase):
-    """The POST served before Odoo's dispatch (``controllers/fast_lane.py``), and its off switch."""
-
-    def _account_update(self):
-        return self._make_payload("account_update", {"event": "PARTNER_ADDED"}, entry_time=1700000000)
-
-    def test_fast_lane_serves_post(self):
-        """The POST is served before Odoo's dispatch: neither the controller nor ir.http run for it, and no
-        session cookie is sent to Meta."""
-        with (
-            patch.object(
-                WhatsAppWebhookController, "_webhook_receive", side_effect=AssertionError
-            ) as receive,
-            patch.object(type(self.env["ir.http"]), "_pre_dispatch", side_effect=AssertionError) as pre,
-        ):
-            response = self._post_webhook(self._account_update())
-        self.assertFixedBody(response, 200)
-        self.assertFalse(receive.called or pre.called)
-        self.assertNotIn("Set-Cookie", response.headers)
-        self.assertEqual(self._events().state, "done")
-
-    def test_fast_lane_off(self):
-        """``whatsapp_webhook_fast_lane = False``: the controller serves the POST, with the same result."""
+    def test_post_served_by_odoo_dispatch(self):
+        """The POST goes through Odoo's regular dispatch (``ir.http`` hooks of other addons run) to the
+        controller, once, and no session cookie is sent to Meta."""
         original = WhatsAppWebhookController._webhook_receive
-        with (
-            patch.dict(config.options, {"whatsapp_webhook_fast_lane": "False"}),
-            patch.object(
-                WhatsAppWebhookController, "_webhook_receive", autospec=True, side_effect=original
-            ) as receive,
-        ):
-            response = self._post_webhook(self._account_update())
+        with patch.object(
+            WhatsAppWebhookController, "_webhook_receive", autospec=True, side_effect=original
+        ) as receive:
+            response = self._post_webhook(
+                self._make_payload("account_update", {"event": "PARTNER_ADDED"}, entry_time=1700000000)
+            )
         self.assertFixedBody(response, 200)
         self.assertEqual(receive.call_count, 1)
+        self.assertNotIn("Set-Cookie", response.headers)
         self.assertEqual(self._events().state, "done")
