@@ -81,10 +81,11 @@ def _record_call_starts():
     from odoo.addons.whatsapp.tools import graph_api, sender  # noqa: PLC0415
 
     starts = {"granted": [], "entered": []}
-    acquire, send_message = sender.RateLimiter.acquire, graph_api.GraphClient.send_message
+    acquires = {cls: cls.acquire for cls in (sender.RateLimiter, sender.SharedRateLimiter)}
+    send_message = graph_api.GraphClient.send_message
 
     def recording_acquire(limiter):
-        granted = acquire(limiter)
+        granted = acquires[type(limiter)](limiter)
         starts["granted"].append(granted)
         return granted
 
@@ -92,7 +93,7 @@ def _record_call_starts():
         starts["entered"].append(time.monotonic())
         return send_message(client, payload)
 
-    sender.RateLimiter.acquire = recording_acquire
+    sender.RateLimiter.acquire = sender.SharedRateLimiter.acquire = recording_acquire
     graph_api.GraphClient.send_message = recording_send_message
     return starts
 

@@ -54,7 +54,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from markupsafe import Markup
-from odoo import SUPERUSER_ID, api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models, sql_db
 from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, create_index, html_escape
@@ -70,7 +70,7 @@ from ..tools.inbound_parser import (
     safe_mimetype,
 )
 from ..tools.runtime import in_tests
-from ..tools.sender import send_all
+from ..tools.sender import CLOCK_TABLE_SQL, reserve_slots, send_all
 
 _logger = logging.getLogger(__name__)
 
@@ -282,6 +282,8 @@ class WhatsAppMessage(models.Model):
                    ON whatsapp_message (account_id, next_attempt, id)
                 WHERE state IN ('queued', 'sending')"""
         )
+        # the per-number cap shared by every process and server (see _send_reserve)
+        self.env.cr.execute(CLOCK_TABLE_SQL)
         # the template analytics (whatsapp.template stats panel, reporting views): "outbound messages of these
         # templates since <date>" grouped by state and failure type, answered from the index
         create_index(
@@ -644,7 +646,32 @@ class WhatsAppMessage(models.Model):
             rate,
             stop_on=lambda err: self._failure_from_error(err)[0] in self.ACCOUNT_CATEGORIES,
             on_rate_limited=lambda err: 1.0 if getattr(err, "code", None) == 130429 else 0.0,
+            reserve=self._send_reserve(account.id),
         )
+
+    @api.model
+    def _send_reserve(self, account_id):
+        """The account's slots on the clock every process and server shares (``tools/sender.py``), so that two
+        cron workers, two servers or a composer send beside the cron hold the per-number cap together.
+
+        Each reservation is one short statement on its own connection, committed at once: it never waits on this
+        transaction, nor this transaction on it. If the database cannot be reached, this process paces alone.
+        Called from the sender's threads: no ORM, no environment.
+        """
+        dbname = self.env.cr.dbname
+
+        def reserve(count, spacing, delay=0.0):
+            try:
+                connection = sql_db.db_connect(dbname)  # pooled, like the registry's cursors
+                with connection.cursor() as cr:  # committed on leaving: the row is locked for a moment only
+                    return reserve_slots(cr, account_id, count, spacing, delay)
+            except Exception:  # noqa: BLE001 - sending goes on, at this process's pace
+                _logger.warning(
+                    "WhatsApp: the shared sending clock failed, pacing in this process only", exc_info=True
+                )
+                return 0.0
+
+        return reserve
 
     def _send_write(self, results, outcomes):
         """Write every outcome in one UPDATE, mirror it on the chatter, pause the account if needed, record

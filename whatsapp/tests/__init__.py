@@ -25,6 +25,7 @@ from . import test_webhook_performance
 from . import test_whatsapp_onboarding
 from . import test_whatsapp_template_lang
 from . import test_send_performance
+from . import test_whatsapp_message_send_clock
 from . import test_i18n
 from . import test_webhook_fuzz
 from . import test_security_demo

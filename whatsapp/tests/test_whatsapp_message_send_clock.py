@@ -1,0 +1,65 @@
+import threading
+import time
+
+from odoo import sql_db
+from odoo.tests import tagged
+
+from ..tools.sender import send_all
+from .common_messages import WhatsAppMessageCase
+
+
+@tagged("whatsapp", "post_install", "-at_install")
+class TestWhatsAppSendClock(WhatsAppMessageCase):
+    """The per-number cap is held by PostgreSQL for every process: two senders share it."""
+
+    def _clock_row(self, account_id):
+        # another connection: the reservations are committed on their own, outside the test's transaction
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as cr:
+            cr.execute("SELECT tat FROM whatsapp_send_clock WHERE account_id = %s", [account_id])
+            return cr.fetchone()
+
+    def _forget_clock(self, account_id):
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as cr:
+            cr.execute("DELETE FROM whatsapp_send_clock WHERE account_id = %s", [account_id])
+
+    def test_two_senders_share_the_cap(self):
+        """Two senders of one number at once (threads with their own connections, as two servers): each message
+        once, never more than the cap in any second in total."""
+        account_id = 2_000_000_000 + self.account.id  # a row of its own: no other test touches it
+        self.addCleanup(self._forget_clock, account_id)
+        cap, starts, sent, lock = 20, [], [], threading.Lock()
+
+        def send(payload):
+            with lock:
+                starts.append(time.monotonic())
+                sent.append(payload)
+            return {"messages": [{"id": f"wamid.{payload}"}]}
+
+        results = {}
+
+        def server(name):
+            reserve = self.env["whatsapp.message"]._send_reserve(account_id)
+            jobs = [(i, f"{name}-{i}") for i in range(25)]
+            results[name] = send_all(jobs, [send] * 4, cap, reserve=reserve)
+
+        threads = [threading.Thread(target=server, args=(name,)) for name in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(sorted(sent), sorted(f"{name}-{i}" for name in ("a", "b") for i in range(25)))
+        self.assertTrue(all(r.response for rows in results.values() for r in rows))
+        starts.sort()
+        busiest = max(sum(1 for t in starts[i:] if t < start + 1.0) for i, start in enumerate(starts))
+        self.assertLessEqual(busiest, cap)
+        self.assertTrue(self._clock_row(account_id))
+
+    def test_queue_reserves_on_the_shared_clock(self):
+        """The queue takes its slots from the shared clock of its account."""
+        self.addCleanup(self._forget_clock, self.account.id)
+        self._forget_clock(self.account.id)
+        message = self.partners[0]._whatsapp_send_template(self.template, queue=True)
+        with self.mock_wa_send():
+            self.env["whatsapp.message"]._process_queue()
+        self.assertWAMessage(message, "sent")
+        self.assertTrue(self._clock_row(self.account.id), "the send reserved its slot in PostgreSQL")
