@@ -1340,6 +1340,8 @@ class WhatsAppMessage(models.Model):
             note = self.env._("Opted out by WhatsApp (%(word)s).", word=html_escape(self.body))
             reply = account.optout_reply
         elif word in optin_keyword_set(account.optin_keywords):
+            if not partner.whatsapp_opt_out:
+                return  # nothing to undo: no confirmation of what did not happen
             partner.whatsapp_opt_out = False
             note = self.env._("Opted in by WhatsApp (%(word)s).", word=html_escape(self.body))
             reply = account.optin_reply

@@ -114,6 +114,9 @@ class TestWhatsAppUsername(WhatsAppDiscussCase):
         self.assertIn(self.user_wa_admin, self.member_users(chat), "the template's sender joins the chat")
 
     def test_stop_and_start_by_user_id(self):
+        self.receive_from_user(content={"body": "START"})
+        self.run_queue()
+        self.assertFalse(self.wa_sent, "an opt-in of a user who did not opt out confirms nothing")
         self.receive_from_user(content={"body": "STOP"})
         partner = self.user_chat().whatsapp_partner_id
         self.assertTrue(partner.whatsapp_opt_out)
