@@ -656,15 +656,35 @@ class WhatsAppTemplate(models.Model):
         return self.search(domain, order="sequence, id")
 
     def _get_recipient_number(self, record):
-        """Raw number read from the phone field path of ``record`` (False when empty)."""
+        """Raw number of ``record`` (False when none): the template's phone field, else the usual number
+        fields (as ``mail.thread._phone_get_number_fields``: mobile, then phone) of the record that field is
+        read on (the partner of ``partner_id.mobile``), else of ``record`` itself."""
         self.ensure_one()
-        value = record
-        for part in (self.phone_field or "").split("."):
-            if not value or part not in value._fields:
-                return False
+        path = (self.phone_field or "").split(".") if self.phone_field else []
+        holder = record
+        for part in path[:-1]:
+            if not holder or part not in holder._fields:
+                holder = None
+                break
             # the first record, keeping the prefetch set (a plain value[:1] reads one record per query)
-            value = (value if len(value) == 1 else value[:1].with_prefetch(value._prefetch_ids))[part]
-        return value or False
+            holder = (holder if len(holder) == 1 else holder[:1].with_prefetch(holder._prefetch_ids))[part]
+        candidates = []  # (record, field names) in order
+        if holder is not None and holder:
+            holder = holder if len(holder) == 1 else holder[:1].with_prefetch(holder._prefetch_ids)
+            candidates.append((holder, path[-1:] + self._usual_number_fields(holder)))
+        if holder is None or holder != record:
+            candidates.append((record, self._usual_number_fields(record)))
+        for current, names in candidates:
+            current = current if len(current) == 1 else current[:1].with_prefetch(current._prefetch_ids)
+            for name in names:
+                if name in current._fields and current[name]:
+                    return current[name]
+        return False
+
+    @api.model
+    def _usual_number_fields(self, record):
+        """Number fields of ``record``'s model, in order (``_phone_get_number_fields``: mobile, then phone)."""
+        return [name for name in record._phone_get_number_fields() if name in record._fields]
 
     def _get_variable_values(self, record, free_text=None, checked=False):
         """``{variable: value}`` for ``record`` (free text from the composer).

@@ -141,7 +141,34 @@ class TestWhatsAppTemplateRender(WhatsAppTemplateCase):
         contact = self.env["res.partner"].create({"name": "Child", "parent_id": self.partner.id})
         self.template_partner.phone_field = "parent_id.mobile"
         self.assertEqual(self.template_partner._get_recipient_number(contact), "+32 470 12 34 56")
-        self.assertFalse(self.template_partner._get_recipient_number(self.partner), "no parent")
+        self.assertEqual(
+            self.template_partner._get_recipient_number(self.partner),
+            "+32 470 12 34 56",
+            "no parent: the contact's own mobile",
+        )
+
+    def test_recipient_number_usual_fields(self):
+        """The template's field empty: the mobile, then the phone of the partner it is read on, then the
+        record's own number fields (as ``_phone_get_number_fields``)."""
+        company = self.env["res.partner"].create({"name": "Company", "phone": "+32 2 555 00 00"})
+        contact = self.env["res.partner"].create(
+            {"name": "Contact", "parent_id": company.id, "phone": "+32 2 555 00 11"}
+        )
+        self.template_partner.phone_field = "parent_id.mobile"
+        self.assertEqual(
+            self.template_partner._get_recipient_number(contact), "+32 2 555 00 00", "the parent's phone"
+        )
+        company.phone = False
+        self.assertEqual(
+            self.template_partner._get_recipient_number(contact), "+32 2 555 00 11", "the contact's phone"
+        )
+        contact.mobile = "+32 470 00 00 11"
+        self.assertEqual(self.template_partner._get_recipient_number(contact), "+32 470 00 00 11")
+        self.template_partner.phone_field = "mobile"
+        contact.mobile = False
+        self.assertEqual(self.template_partner._get_recipient_number(contact), "+32 2 555 00 11")
+        contact.phone = False
+        self.assertFalse(self.template_partner._get_recipient_number(contact))
 
     def test_header_media(self):
         self.assertIsNone(self.template_partner._get_header_media(self.partner))
