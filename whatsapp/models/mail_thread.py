@@ -210,19 +210,22 @@ class MailThread(models.AbstractModel):
             partner = self._mail_get_partners().get(self.id, Partner)[:1]
         return partner.whatsapp_bsuid or False
 
-    def _whatsapp_send_composed(self, template, free_text=None, queue=None, number_field=None, header=None):
+    def _whatsapp_send_composed(
+        self, template, free_text=None, queue=None, number_field=None, header=None, numbers=None
+    ):
         """Send what a composer composed (:meth:`_whatsapp_send_template`, used by the composer for one record
         and by its bulk sends for a selection).
 
         :param str number_field: field of the records holding the number, instead of the template's
         :param header: an ``ir.attachment`` replacing the template's header file
+        :param dict numbers: ``{record id: number}`` typed by the sender (wins over ``number_field``)
         """
         context = {"whatsapp_header_attachment_id": header.id} if header else {}
         return self.with_context(**context)._whatsapp_send_template(
             template.with_context(**context),
             free_text=free_text,
             queue=queue,
-            numbers=self._whatsapp_numbers_from(number_field),
+            numbers=numbers or self._whatsapp_numbers_from(number_field),
         )
 
     def _whatsapp_numbers_from(self, field_name):

@@ -58,15 +58,52 @@ class TestWhatsAppComposer(WhatsAppComposerMixin, WhatsAppMessageMixin, WhatsApp
 
     @users("wa_user")
     def test_single_invalid_number(self):
-        """An invalid number does not raise: the message is failed (invalid number), nothing goes to Meta."""
-        composer = self._composer(self.invalid[0].with_env(self.env), self.template_partner)
-        self.assertEqual((composer.recipient_valid_count, composer.recipient_invalid_count), (0, 1))
-        self.assertIn("12 (invalid)", composer.recipient_summary)
+        """An invalid or missing number for one record: Send is disabled and says why; the server refuses too
+        (no failed message is created)."""
+        for partner, reason in (
+            (self.invalid[0], "12 is not a valid WhatsApp number for Wrong Number"),
+            (self.invalid[1], "No Number has no WhatsApp number"),
+        ):
+            composer = self._composer(partner.with_env(self.env), self.template_partner)
+            self.assertEqual((composer.recipient_valid_count, composer.recipient_invalid_count), (0, 1))
+            self.assertFalse(composer.can_send)
+            self.assertIn(reason, composer.cannot_send_reason)
+            with self.mock_wa_send(), self.assertRaisesRegex(UserError, reason):
+                composer.action_send_whatsapp()
+            self.assertFalse(self.env["whatsapp.message"].sudo().search([("res_id", "=", partner.id)]))
+            self.assertEqual(self.wa_sent, [])
+
+    @users("wa_user")
+    def test_single_phone_when_no_mobile(self):
+        """The template reads the mobile; a contact with only a phone is sent to their phone."""
+        partner = self.env["res.partner"].sudo().create({"name": "Phone Only", "phone": "+32 2 555 00 00"})
+        composer = self._composer(partner.with_env(self.env), self.template_partner)
+        self.assertEqual(composer.recipient_summary, "Phone Only: +3225550000")
+        self.assertEqual(composer.recipient_number, "+32 2 555 00 00")
+        self.assertTrue(composer.can_send)
         with self.mock_wa_send():
             composer.action_send_whatsapp()
-        message = self.env["whatsapp.message"].sudo().search([("res_id", "=", self.invalid[0].id)])
-        self.assertWAMessage(message, "failed", "phone_invalid")
-        self.assertEqual(self.wa_sent, [])
+        self.assertWASent(["+3225550000"])
+
+    def test_single_number_corrected_and_saved(self):
+        """The sender types the missing number: the message goes to it, and it is saved as the contact's
+        mobile when asked."""
+        partner = self.invalid[1]
+        composer = self._composer(partner, self.template_partner)
+        self.assertEqual(composer.recipient_partner_id, partner)
+        self.assertFalse(composer.can_send)
+        composer.recipient_number = "+32 470 99 88 77"
+        self.assertTrue(composer.can_send)
+        with self.mock_wa_send():
+            composer.action_send_whatsapp()
+        self.assertWASent(["+32470998877"])
+        self.assertFalse(partner.mobile, "not saved unless asked")
+        composer = self._composer(self.invalid[0], self.template_partner)
+        composer.write({"recipient_number": "+32 470 11 22 33", "recipient_save_number": True})
+        with self.mock_wa_send():
+            composer.action_send_whatsapp()
+        self.assertWASent(["+32470112233"])
+        self.assertEqual(self.invalid[0].mobile, "+32 470 11 22 33")
 
     @users("wa_user")
     def test_number_field_from_phone_widget(self):

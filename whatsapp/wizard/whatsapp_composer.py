@@ -76,6 +76,22 @@ class WhatsAppComposer(models.TransientModel):
     recipient_invalid_count = fields.Integer(
         "Invalid Numbers", compute="_compute_recipients", store=True, readonly=False
     )
+    # one record: the person and their number, which the sender may correct (and save on the contact)
+    recipient_partner_id = fields.Many2one(
+        "res.partner", "Recipient", compute="_compute_recipients", store=True, readonly=False
+    )
+    recipient_number = fields.Char(
+        "WhatsApp Number",
+        compute="_compute_recipients",
+        store=True,
+        readonly=False,
+        help="Number the message is sent to; correct it here if it is wrong or missing.",
+    )
+    recipient_save_number = fields.Boolean(
+        "Save it on the contact", help="Write the number typed here as the mobile of the recipient's contact."
+    )
+    can_send = fields.Boolean("Can Send", compute="_compute_can_send")
+    cannot_send_reason = fields.Char("Why It Cannot Be Sent", compute="_compute_can_send")
     # content
     free_text_ids = fields.One2many(
         "whatsapp.composer.variable",
@@ -145,10 +161,12 @@ class WhatsAppComposer(models.TransientModel):
     def _compute_recipients(self):
         for composer in self:
             records = composer._get_records()
+            composer.recipient_partner_id = composer.recipient_number = False
             if not composer.template_id or not records:
                 composer.recipient_summary = False
                 composer.recipient_valid_count = composer.recipient_invalid_count = 0
                 continue
+            partners = composer.template_id._whatsapp_recipient_partners(records[:RECIPIENTS_SHOWN])
             lines, valid = [], 0
             for record, raw, number in composer._get_recipient_numbers(records):
                 valid += bool(number)
@@ -156,12 +174,50 @@ class WhatsAppComposer(models.TransientModel):
                     shown = number or self.env._(
                         "%(number)s (invalid)", number=raw or self.env._("no number")
                     )
-                    lines.append(f"{record.display_name}: {shown}")
+                    label = composer._recipient_label(record, partners.get(record.id), len(records) > 1)
+                    lines.append(f"{label}: {shown}")
             if len(records) > RECIPIENTS_SHOWN:
                 lines.append(self.env._("… and %(count)s more", count=len(records) - RECIPIENTS_SHOWN))
             composer.recipient_summary = "\n".join(lines)
             composer.recipient_valid_count = valid
             composer.recipient_invalid_count = len(records) - valid
+            if len(records) == 1:
+                composer.recipient_partner_id = partners.get(records.id)
+                composer.recipient_number = composer.template_id._get_recipient_number(records) or False
+                if composer.number_field_name:
+                    numbers = records._whatsapp_numbers_from(composer.number_field_name) or {}
+                    composer.recipient_number = numbers.get(records.id) or composer.recipient_number
+
+    @api.depends("template_id", "res_model", "res_ids", "recipient_number", "recipient_valid_count")
+    def _compute_can_send(self):
+        for composer in self:
+            composer.can_send, composer.cannot_send_reason = True, False
+            records = composer._get_records()
+            if not composer.template_id or not records:
+                composer.can_send = False
+                continue
+            if len(records) > 1:
+                if not composer.recipient_valid_count:
+                    composer.can_send = False
+                    composer.cannot_send_reason = self.env._(
+                        "None of the selected records has a valid WhatsApp number: add their numbers first."
+                    )
+                continue
+            if composer._get_single_number(records):
+                continue
+            composer.can_send = False
+            person = composer._recipient_label(records, composer.recipient_partner_id)
+            if composer.recipient_number:
+                composer.cannot_send_reason = self.env._(
+                    "%(number)s is not a valid WhatsApp number for %(person)s: correct it (with the country "
+                    "code, e.g. +32 470 12 34 56).",
+                    number=composer.recipient_number,
+                    person=person,
+                )
+            else:
+                composer.cannot_send_reason = self.env._(
+                    "%(person)s has no WhatsApp number: type it in the WhatsApp Number field.", person=person
+                )
 
     @api.depends("template_id", "res_model", "res_ids", "free_text_ids.value")
     def _compute_preview_html(self):
@@ -207,15 +263,24 @@ class WhatsAppComposer(models.TransientModel):
     # ------------------------------------------------------------
 
     def _action_send(self):
-        """One record: check, then send now through the thread API; return the ``whatsapp.message``."""
+        """One record: check, then send now through the thread API (to the number shown, which the sender
+        may have corrected, and saved on the contact when asked); return the ``whatsapp.message``."""
         records = self._get_records()
         self._check_can_send(records)
+        number = self._get_single_number(records)
+        if self.recipient_number and self.recipient_save_number and self.recipient_partner_id:
+            partner = self.recipient_partner_id
+            if partner.mobile != self.recipient_number:
+                partner.mobile = records._phone_format(
+                    number=self.recipient_number, force_format="INTERNATIONAL"
+                )
         return records._whatsapp_send_composed(
             self.template_id,
             free_text=self._prepare_free_text(),
             queue=False,
             number_field=self.number_field_name,
             header=self.attachment_ids[:1] if self.can_attach else None,
+            numbers={records.id: self.recipient_number} if self.recipient_number and number else None,
         )
 
     def _action_queue(self):
@@ -254,6 +319,15 @@ class WhatsAppComposer(models.TransientModel):
                 )
             )
         self._check_values_access(self.template_id, records)
+        if len(records) == 1 and not self._get_single_number(records):
+            self._compute_can_send()
+            raise UserError(self.cannot_send_reason)
+        if len(records) > 1 and not self.recipient_valid_count:
+            raise UserError(
+                self.env._(
+                    "None of the selected records has a valid WhatsApp number: add their numbers first."
+                )
+            )
         if len(self.attachment_ids) > 1:
             raise UserError(self.env._("A WhatsApp message has a single header file; keep only one."))
         for attachment in self.attachment_ids if self.can_attach else ():
@@ -343,6 +417,23 @@ class WhatsAppComposer(models.TransientModel):
                 number = bsuid and self.env._("WhatsApp user %(user)s", user=bsuid)
             result.append((record, raw, number))
         return result
+
+    def _get_single_number(self, record):
+        """E.164 number (or WhatsApp user id) the single ``record`` is sent to: the number shown in the
+        composer, else the user id of a customer known by their WhatsApp username."""
+        if self.recipient_number:
+            return record._phone_format(number=self.recipient_number) or False
+        return record._whatsapp_recipient_bsuid(self.template_id) or False
+
+    @api.model
+    def _recipient_label(self, record, partner, with_record=False):
+        """The person a record's message goes to (``Ana Lopez``), with the record in a selection when it is
+        not the contact itself (``Ana Lopez (S00042)``)."""
+        if not partner:
+            return record.display_name
+        if not with_record or (record._name == "res.partner" and partner == record):
+            return partner.display_name
+        return f"{partner.display_name} ({record.display_name})"
 
     @api.model
     def _check_values_access(self, template, records):

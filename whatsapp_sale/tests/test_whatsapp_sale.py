@@ -173,6 +173,25 @@ class TestWhatsAppSale(WhatsAppSaleCommon):
         self.assertEqual(order.state, "sent")
         self.assertEqual(len(self._messages(order)), 1)
 
+    def test_composer_customer_with_phone_only(self):
+        """The demo's customers have a Phone but no Mobile: the template reads Customer › Mobile, the
+        composer falls back on the customer's phone and names the person, not the quotation."""
+        customer = self.env["res.partner"].create({"name": "Phone Only", "phone": "+32 2 555 00 00"})
+        order = self._quotation(customer).with_user(self.user_salesman)
+        action = order.action_send_whatsapp()
+        composer = (
+            self.env["whatsapp.composer"]
+            .with_user(self.user_salesman)
+            .with_context(**action["context"])
+            .create({})
+        )
+        self.assertEqual(composer.recipient_summary, "Phone Only: +3225550000")
+        self.assertEqual(composer.recipient_partner_id, customer)
+        self.assertEqual(composer.recipient_number, "+32 2 555 00 00")
+        self.assertTrue(composer.can_send)
+        composer.action_send_whatsapp()
+        self.assertEqual(self._messages(order).number, "+3225550000")
+
 
 @tagged("post_install", "-at_install", "whatsapp", "whatsapp_sale")
 class TestWhatsAppSaleSandbox(WhatsAppSaleCommon):

@@ -34,7 +34,11 @@ registry.category("web_tour.tours").add("whatsapp_composer_tour", {
             run: "edit TOUR-7",
         },
         {
-            trigger: ".modal .o_whatsapp_composer_recipients:contains(+32470555555)",
+            content: "One record: the person and their number, which can be corrected",
+            trigger: ".modal .o_field_widget[name=recipient_partner_id]:contains(Tour Customer)",
+        },
+        {
+            trigger: ".modal .o_whatsapp_composer_number input:value(+32 470 55 55 55)",
         },
         {
             content: "Send",
