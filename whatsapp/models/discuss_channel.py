@@ -172,6 +172,8 @@ class DiscussChannel(models.Model):
         message.write({"model": channel._name, "res_id": channel.id})
         if users:
             channel._add_members(users=users, open_chat_window=True, post_joined_message=False)
+        if answered:
+            channel._whatsapp_post_answer_context(answered)
         chat = channel.with_context(whatsapp_inbound=True)
         if parsed.kind == "reaction":
             chat._whatsapp_receive_reaction(partner, message, parsed)
@@ -213,12 +215,17 @@ class DiscussChannel(models.Model):
             if number and not channel.whatsapp_number:
                 # met by user id first (a WhatsApp username): Meta now gives the number too, same chat
                 channel.write(
-                    {"whatsapp_number": number, "name": self._whatsapp_channel_name(partner, number)}
+                    {
+                        "whatsapp_number": number,
+                        "name": self._whatsapp_channel_name(partner, number),
+                        "description": number,
+                    }
                 )
             return channel
         channel = Channel.create(
             {
                 "name": self._whatsapp_channel_name(partner, number or bsuid),
+                "description": number or bsuid,
                 "channel_type": "whatsapp",
                 "whatsapp_account_id": account.id,
                 "whatsapp_number": number,
@@ -226,14 +233,19 @@ class DiscussChannel(models.Model):
                 "whatsapp_partner_id": partner.id,
             }
         )
+        # the chat is created by whoever runs the webhook (the superuser, i.e. OdooBot), whom Discuss makes a
+        # member: a customer chat has the customer and the users the routing adds, not OdooBot
+        channel.channel_member_ids.filtered(
+            lambda m: m.partner_id == self.env.ref("base.partner_root")
+        ).unlink()
         channel._add_members(partners=partner, post_joined_message=False)
         return channel
 
     @api.model
     def _whatsapp_channel_name(self, partner, number):
-        """Chats are found by name or number in Discuss: both are in the name."""
-        name = partner.name or ""
-        return f"{name} ({number})" if number and name and name != number else (name or number or "WhatsApp")
+        """The customer's name, as the sidebar shows it (the number is the chat's description, shown in its
+        header; chats are found by number through ``whatsapp_number``)."""
+        return partner.name or number or "WhatsApp"
 
     def _whatsapp_route(self, number, when):
         """Who must be notified of a message of this chat received at ``when`` (see the module docstring).
@@ -297,6 +309,36 @@ class DiscussChannel(models.Model):
                 users |= record.user_id
         users = users.filtered(lambda u: u.active and not u.share and not u._is_superuser())
         return users or self.whatsapp_account_id.notify_user_ids.filtered(lambda u: u.active and not u.share)
+
+    def _whatsapp_post_answer_context(self, template_message):
+        """A notification in the chat, before the customer's answer: which template, sent from which record
+        (a link to it), the customer is answering."""
+        self.ensure_one()
+        template = template_message.template_id.name or ""
+        record = None
+        if template_message.model and template_message.res_id and template_message.model in self.env:
+            record = self.env[template_message.model].browse(template_message.res_id).exists()
+        if record:
+            link = Markup('<a href="/odoo/%s/%s" data-oe-model="%s" data-oe-id="%s">%s</a>') % (
+                record._name,
+                record.id,
+                record._name,
+                record.id,
+                record.display_name,
+            )
+            body = Markup("%s %s") % (
+                self.env._("answers “%(template)s”, sent from", template=template),
+                link,
+            )
+        else:
+            body = self.env._("answers “%(template)s”", template=template)
+        # shown as "<customer> answers “Sales: Quotation”, sent from S00042" (Discuss prefixes the author)
+        self.with_context(whatsapp_inbound=True).message_post(
+            author_id=self.whatsapp_partner_id.id,
+            body=body,
+            message_type="notification",
+            subtype_xmlid="mail.mt_note",
+        )
 
     def _whatsapp_link_answer(self, message, template_message):
         """Link the answer to its template message and record; note in the record's chatter."""
@@ -428,6 +470,7 @@ class DiscussChannel(models.Model):
                     {
                         "whatsapp_number": new_number,
                         "name": self._whatsapp_channel_name(channel.whatsapp_partner_id, new_number),
+                        "description": new_number,
                     }
                 )
         new_bsuid = system.get("new_bsuid")

@@ -162,8 +162,15 @@ class TestDiscussPartner(WhatsAppDiscussCase):
         self.receive_text(name="Profile Name")
         partner = self.chat().whatsapp_partner_id
         self.assertEqual((partner.name, partner.phone_sanitized), ("Profile Name", CUSTOMER_E164))
-        self.assertIn("Profile Name", self.chat().name)
-        self.assertIn(CUSTOMER_E164, self.chat().name, "searchable by number")
+        self.assertEqual(self.chat().name, "Profile Name", "the sidebar shows the customer's name")
+        self.assertEqual(self.chat().description, CUSTOMER_E164, "the header shows the number")
+
+    def test_odoobot_not_a_member(self):
+        """The webhook runs as superuser (OdooBot), who creates the chat: OdooBot is not a member."""
+        self.receive_text(name="Profile Name")
+        partners = self.chat().sudo().channel_member_ids.partner_id
+        self.assertNotIn(self.env.ref("base.partner_root"), partners)
+        self.assertIn(self.chat().whatsapp_partner_id, partners)
 
     def test_partner_matched_by_bsuid(self):
         partner = self.env["res.partner"].create({"name": "User Name", "whatsapp_bsuid": "US.123abc"})

@@ -52,6 +52,12 @@ class TestDiscussRouting(WhatsAppDiscussCase):
         note = self.customer.message_ids.filtered(lambda m: "answered the WhatsApp template" in str(m.body))
         self.assertEqual(len(note), 1)
         self.assertIn(f"discuss.channel_{chat.id}", str(note.body), "a link to the chat")
+        context = self.chat_messages(chat).filtered(lambda m: m.message_type == "notification")
+        self.assertEqual(len(context), 1, "the chat says which template and record are answered")
+        self.assertIn("answers “", str(context.body))
+        self.assertEqual(context.author_id, self.customer)
+        self.assertIn(f"/odoo/res.partner/{self.customer.id}", str(context.body), "a link to the record")
+        self.assertLess(context.id, answer.mail_message_id.id, "shown before the answer")
         # the conversation now runs: later messages only reach its members
         with freeze_time(T0 + timedelta(days=14, hours=1)):
             self.receive_text("Anything else?")

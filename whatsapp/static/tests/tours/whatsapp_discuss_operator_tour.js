@@ -99,12 +99,16 @@ registry.category("web_tour.tours").add("whatsapp_discuss_window_closed_tour", {
 registry.category("web_tour.tours").add("whatsapp_discuss_answer_tour", {
     steps: () => [
         {
-            content: "The chat opened for the sender",
-            trigger: ".o-mail-DiscussSidebarChannel:contains(Tour Customer)",
+            content: "The chat opened for the sender, named after the customer (no number in the sidebar)",
+            trigger: ".o-mail-DiscussSidebarChannel:contains(Tour Customer):not(:contains(+32))",
             run: "click",
         },
         {
             trigger: ".o-mail-Message:contains(Yes, I am interested)",
+        },
+        {
+            content: "The chat says which template and record the customer answers, with a link to it",
+            trigger: ".o-mail-NotificationMessage:contains(answers) a[href*='/odoo/res.partner/']:contains(Tour Customer)",
         },
     ],
 });
