@@ -12,6 +12,7 @@ run goes on from the committed progress.
 
 import logging
 import time
+from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -22,6 +23,9 @@ _logger = logging.getLogger(__name__)
 #: system parameter: records expanded per transaction (one ``_whatsapp_send_template`` call)
 CHUNK_SIZE_PARAM = "whatsapp.bulk_send_chunk_size"
 DEFAULT_CHUNK_SIZE = 500
+#: message states counted as "sent", "not sent" in a job's outcome (the others are pending)
+SENT_STATES = ("sent", "delivered", "read", "replied")
+NOT_SENT_STATES = ("failed", "bounced", "cancelled")
 
 
 class WhatsAppBulkSend(models.Model):
@@ -70,11 +74,31 @@ class WhatsAppBulkSend(models.Model):
     progress = fields.Float("Progress", compute="_compute_progress")
     message_count = fields.Integer("Messages", readonly=True, help="Messages created (one per record).")
     failed_count = fields.Integer(
-        "Not Sent", readonly=True, help="Messages failed when created: invalid, missing or opted-out numbers."
+        "Failed When Created",
+        readonly=True,
+        help="Messages failed when created: invalid, missing or opted-out numbers.",
     )
     error = fields.Text(readonly=True)
     date_done = fields.Datetime("Expanded On", readonly=True)
     message_ids = fields.One2many("whatsapp.message", "bulk_send_id", "WhatsApp Messages")
+    # outcome, from the messages' current states (a message may still fail once handed to Meta)
+    not_sent_message_ids = fields.One2many(
+        "whatsapp.message",
+        "bulk_send_id",
+        "Messages Not Sent",
+        domain=[("state", "in", NOT_SENT_STATES)],
+        readonly=True,
+    )
+    sent_count = fields.Integer("Sent", compute="_compute_outcome", help="Messages accepted by Meta.")
+    pending_count = fields.Integer("Pending", compute="_compute_outcome", help="Messages still queued.")
+    not_sent_count = fields.Integer(
+        "Not Sent", compute="_compute_outcome", help="Messages failed, bounced or cancelled."
+    )
+    skipped_count = fields.Integer(
+        "Skipped", compute="_compute_outcome", help="Records deleted before their message was created."
+    )
+    has_failures = fields.Boolean(compute="_compute_outcome")
+    outcome_summary = fields.Char("Outcome", compute="_compute_outcome")
 
     # ------------------------------------------------------------
     # COMPUTES
@@ -94,6 +118,32 @@ class WhatsAppBulkSend(models.Model):
         self.res_model_description = False
         for job in self.filtered(lambda j: j.res_model in self.env):
             job.res_model_description = self.env["ir.model"]._get(job.res_model).display_name
+
+    @api.depends("done_count", "message_count", "message_ids.state")
+    def _compute_outcome(self):
+        counts = defaultdict(int)
+        if self.ids:
+            # sudo: counting the job's messages, which its reader may see (the job's counters are public)
+            groups = (
+                self.env["whatsapp.message"]
+                .sudo()
+                ._read_group([("bulk_send_id", "in", self.ids)], ["bulk_send_id", "state"], ["__count"])
+            )
+            for job, state, count in groups:
+                counts[job.id, state] += count
+        for job in self:
+            job.sent_count = sum(counts[job.id, state] for state in SENT_STATES)
+            job.not_sent_count = sum(counts[job.id, state] for state in NOT_SENT_STATES)
+            job.pending_count = counts[job.id, "queued"] + counts[job.id, "sending"]
+            job.skipped_count = max(0, job.done_count - job.message_count)
+            job.has_failures = bool(job.not_sent_count or job.skipped_count)
+            job.outcome_summary = self.env._(
+                "%(sent)s sent, %(not_sent)s not sent, %(skipped)s skipped, %(pending)s pending",
+                sent=job.sent_count,
+                not_sent=job.not_sent_count,
+                skipped=job.skipped_count,
+                pending=job.pending_count,
+            )
 
     @api.depends("done_count", "record_count")
     def _compute_progress(self):
@@ -139,6 +189,13 @@ class WhatsAppBulkSend(models.Model):
         action = self.env["ir.actions.act_window"]._for_xml_id("whatsapp.whatsapp_message_action")
         action["domain"] = [("bulk_send_id", "=", self.id)]
         action["context"] = {"create": False}
+        return action
+
+    def action_view_not_sent(self):
+        """The job's messages not sent, with their reason (one click to each record from there)."""
+        action = self.action_view_messages()
+        action["domain"] = [("bulk_send_id", "=", self.id), ("state", "in", NOT_SENT_STATES)]
+        action["name"] = self.env._("Not Sent")
         return action
 
     # ------------------------------------------------------------

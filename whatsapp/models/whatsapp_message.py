@@ -220,6 +220,8 @@ class WhatsAppMessage(models.Model):
     # the record it belongs to
     model = fields.Char("Related Model", readonly=True, index=True)
     res_id = fields.Many2oneReference("Related Record", model_field="model", readonly=True)
+    res_model_description = fields.Char("Document Type", compute="_compute_record_info")
+    record_name = fields.Char("Document", compute="_compute_record_info")
     mail_message_id = fields.Many2one(
         "mail.message", "Chatter Message", readonly=True, index="btree_not_null", ondelete="set null"
     )
@@ -367,8 +369,49 @@ class WhatsAppMessage(models.Model):
                 )
 
     # ------------------------------------------------------------
+    # COMPUTES
+    # ------------------------------------------------------------
+
+    @api.depends("model", "res_id")
+    def _compute_record_info(self):
+        """The record's type ("Sales Order") and name, as the current user may see them."""
+        self.res_model_description = False
+        self.record_name = False
+        for model, messages in self.filtered(lambda m: m.model and m.res_id).grouped("model").items():
+            if model not in self.env:
+                continue
+            messages.res_model_description = self.env["ir.model"]._get(model).display_name
+            records = self.env[model].browse(set(messages.mapped("res_id"))).exists()
+            readable = records._filtered_access("read")
+            names = dict(zip(readable.ids, readable.mapped("display_name"), strict=True))
+            for message in messages:
+                if message.res_id in names:
+                    message.record_name = names[message.res_id]
+                elif message.res_id in records.ids:
+                    message.record_name = self.env._("Restricted")
+                else:
+                    message.record_name = self.env._("Deleted")
+
+    # ------------------------------------------------------------
     # ACTIONS
     # ------------------------------------------------------------
+
+    def action_open_record(self):
+        """Open the record the message was sent from (e.g. to fix the customer's number)."""
+        self.ensure_one()
+        if (
+            not self.model
+            or self.model not in self.env
+            or not self.env[self.model].browse(self.res_id).exists()
+        ):
+            raise UserError(self.env._("The record of this message no longer exists."))
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.model,
+            "res_id": self.res_id,
+            "views": [(False, "form")],
+            "target": "current",
+        }
 
     def action_retry(self):
         """Queue failed, bounced or cancelled outbound messages again (counters reset)."""

@@ -6,6 +6,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged, users
 
 from ..models.whatsapp_bulk_send import CHUNK_SIZE_PARAM
+from .common import WhatsAppHttpCase
 from .common_messages import WhatsAppMessageMixin
 from .common_templates import PNG_1PX, WhatsAppTemplateCase
 from .test_whatsapp_composer import WhatsAppComposerMixin
@@ -386,3 +387,70 @@ class TestWhatsAppBulkSend(WhatsAppComposerMixin, WhatsAppMessageMixin, WhatsApp
         self._expand()
         action = job.action_view_messages()
         self.assertEqual(self.env[action["res_model"]].search(action["domain"]), self._messages(job))
+
+    @users("wa_user")
+    def test_outcome(self):
+        """A job done with records not sent says how many were sent, failed and skipped, lists the messages
+        not sent with their record and reason, and opens each record."""
+        self.customers[0].sudo().mobile = False  # sudo: fixture, the sender may not edit contacts
+        self.env["phone.blacklist"].sudo().add("+33612345601")
+        job = self._queue(self.customers)
+        self.customers[4].sudo().unlink()  # deleted before the expansion: skipped
+        self._expand()
+        messages = self._messages(job)
+        with self.mock_wa_send(errors={"33612345603": self.meta_error(131026, message="Undeliverable")}):
+            messages.filtered(lambda m: m.state == "queued").send()
+        self.env.invalidate_all()
+        self.assertRecordValues(
+            job,
+            [
+                {
+                    "state": "done",
+                    "sent_count": 1,
+                    "not_sent_count": 3,
+                    "skipped_count": 1,
+                    "pending_count": 0,
+                    "has_failures": True,
+                    "outcome_summary": "1 sent, 3 not sent, 1 skipped, 0 pending",
+                }
+            ],
+        )
+        not_sent = job.not_sent_message_ids
+        self.assertEqual(not_sent.mapped("record_name"), ["Customer 3", "Customer 1", "Customer 0"])
+        self.assertEqual(set(not_sent.mapped("res_model_description")), {"Contact"})
+        self.assertEqual(not_sent.mapped("failure_type"), ["recipient", "blacklisted", "phone_invalid"])
+        action = job.action_view_not_sent()
+        self.assertEqual(self.env[action["res_model"]].search(action["domain"]), not_sent)
+        action = not_sent[-1].action_open_record()
+        self.assertEqual((action["res_model"], action["res_id"]), ("res.partner", self.customers[0].id))
+        # a job whose every message went out is a plain success
+        job_ok = self._queue(self.customers[2:4])
+        self._expand()
+        with self.mock_wa_send():
+            self._messages(job_ok).send()
+        self.env.invalidate_all()
+        self.assertRecordValues(job_ok, [{"sent_count": 2, "not_sent_count": 0, "has_failures": False}])
+
+
+@tagged("whatsapp", "post_install", "-at_install")
+class TestWhatsAppBulkSendTour(WhatsAppMessageMixin, WhatsAppHttpCase):
+    """In real Chromium: what a user sees of a bulk send where 2 of 3 records were not sent."""
+
+    def test_outcome_tour(self):
+        template = self._create_wa_template()
+        partners = self.env["res.partner"].create(
+            [
+                {"name": "Tour Sent", "mobile": "+32 470 11 11 11"},
+                {"name": "Tour No Number"},
+                {"name": "Tour Blacklisted", "mobile": "+32 470 22 22 22"},
+            ]
+        )
+        self.env["phone.blacklist"].sudo().add("+32470222222")
+        Jobs = self.env["whatsapp.bulk.send"].with_user(self.user_wa)
+        job = Jobs._queue(template.with_user(self.user_wa), partners.with_user(self.user_wa))
+        self.env["whatsapp.bulk.send"].sudo()._expand_queued()
+        with self.mock_wa_send():
+            job.message_ids.filtered(lambda m: m.state == "queued").send()
+        self.assertEqual(job.state, "done")
+        self.start_tour("/odoo/action-whatsapp.whatsapp_bulk_send_action", "whatsapp_bulk_send_outcome_tour",
+                        login=self.user_wa.login)  # fmt: skip
