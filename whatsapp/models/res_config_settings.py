@@ -10,13 +10,16 @@ class ResConfigSettings(models.TransientModel):
     * *app*: an account holds a Meta App ID and WhatsApp Business Account ID;
     * *number*: an account holds a Phone Number ID;
     * *token*: an account's token passed *Test Connection* (``connection_verified_at``);
-    * *webhook*: Meta verified the callback URL with an account's verify token (``webhook_verified_at``);
+    * *webhook*: Meta verified the callback URL with an account's verify token (``webhook_verified_at``), or
+      Meta's signed webhooks arrive for an account (a stored event, a message received or a delivery status:
+      the handshake happened in another database, or before the token was changed);
     * *template*: a template is approved by Meta.
     """
 
     _inherit = "res.config.settings"
 
     whatsapp_account_count = fields.Integer("WhatsApp Accounts", compute="_compute_whatsapp_account_count")
+    whatsapp_account_summary = fields.Char("Business Accounts", compute="_compute_whatsapp_account_count")
     whatsapp_step_app = fields.Boolean("Meta app created", compute="_compute_whatsapp_onboarding")
     whatsapp_step_number = fields.Boolean("Phone number added", compute="_compute_whatsapp_onboarding")
     whatsapp_step_token = fields.Boolean("Access token working", compute="_compute_whatsapp_onboarding")
@@ -51,9 +54,33 @@ class ResConfigSettings(models.TransientModel):
             "app": exists(Account, [("app_uid", "!=", False), ("account_uid", "!=", False)]),
             "number": exists(Account, [("phone_uid", "!=", False)]),
             "token": exists(Account, [("token", "!=", False), ("connection_verified_at", "!=", False)]),
-            "webhook": exists(Account, [("webhook_verified_at", "!=", False)]),
+            "webhook": exists(Account, [("webhook_verified_at", "!=", False)])
+            or self._whatsapp_webhooks_arrive(),
             "template": exists(self.env["whatsapp.template"], [("status", "=", "approved")]),
         }
+
+    @api.model
+    def _whatsapp_webhooks_arrive(self):
+        """Whether Meta's webhooks reach an account of the current companies: only a signed webhook stores an
+        event (kept 30 days), creates an inbound message or moves a message to delivered / read."""
+        accounts = self.env["whatsapp.account"].search([])
+        if not accounts:
+            return False
+        # sudo: only the presence of technical rows of the administrator's own accounts is tested
+        Event = self.env["whatsapp.webhook.event"].sudo()
+        Message = self.env["whatsapp.message"].sudo()
+        return bool(
+            Event.search_count([("account_id", "in", accounts.ids)], limit=1)
+            or Message.search_count(
+                [
+                    ("account_id", "in", accounts.ids),
+                    "|",
+                    ("direction", "=", "inbound"),
+                    ("state", "in", ("delivered", "read", "replied")),
+                ],
+                limit=1,
+            )
+        )
 
     @api.depends("company_id")  # same reason as above: without a dependency the form always showed 0 accounts
     def _compute_whatsapp_account_count(self):
@@ -62,8 +89,16 @@ class ResConfigSettings(models.TransientModel):
             if self.env.user.has_group("whatsapp.group_whatsapp_user")
             else 0
         )
+        summary = (
+            self.env._("%(count)s account", count=count)
+            if count == 1
+            else self.env._("%(count)s accounts", count=count)
+            if count
+            else self.env._("No account yet")
+        )
         for settings in self:
             settings.whatsapp_account_count = count
+            settings.whatsapp_account_summary = summary
 
     # ------------------------------------------------------------
     # ACTIONS: the next thing to do for each step

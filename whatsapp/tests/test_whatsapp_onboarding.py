@@ -93,6 +93,39 @@ class TestWhatsAppOnboarding(WhatsAppHttpCase):
         self.assertTrue(settings.whatsapp_onboarding_done)
         self.assertEqual(settings.whatsapp_onboarding_count, 5)
 
+    def test_webhook_step_ticked_by_signed_webhooks(self):
+        """Signed webhooks arriving prove the callback URL works, even when this database never saw Meta's
+        verification (a copied database, a token changed since): the step is done."""
+        self.account.write({"connection_verified_at": "2026-01-01 00:00:00"})
+        self.assertFalse(self.account.webhook_verified_at)
+        self._assert_steps(["app", "number", "token"])
+        # a payload with a wrong signature proves nothing
+        response = self._post_webhook(
+            self._make_payload("messages", self._status_value()), secret="not-the-secret"
+        )
+        self.assertEqual(response.status_code, 403)
+        self._assert_steps(["app", "number", "token"])
+        response = self._post_webhook(self._make_payload("messages", self._status_value()))
+        self.assertEqual(response.status_code, 200)
+        self._assert_steps(["app", "number", "token", "webhook"])
+        # the events are vacuumed after 30 days: a message received still proves it
+        self.env["whatsapp.webhook.event"].sudo().search([]).unlink()
+        self._assert_steps(["app", "number", "token"])
+        self.env["whatsapp.message"].sudo().create(
+            {"account_id": self.account.id, "direction": "inbound", "state": "received", "number": "+3247000"}
+        )
+        self._assert_steps(["app", "number", "token", "webhook"])
+
+    def test_account_count_in_words(self):
+        settings = self.env["res.config.settings"].with_user(self.user_settings).create({})
+        self.assertEqual(settings.whatsapp_account_summary, "1 account")
+        self._create_account(name="Second", phone_uid="1000009")
+        settings = self.env["res.config.settings"].with_user(self.user_settings).create({})
+        self.assertEqual(settings.whatsapp_account_summary, "2 accounts")
+        self.env["whatsapp.account"].search([]).action_archive()
+        settings = self.env["res.config.settings"].with_user(self.user_settings).create({})
+        self.assertEqual(settings.whatsapp_account_summary, "No account yet")
+
     def test_checklist_hidden_from_non_admins(self):
         self._create_account(name="Other", phone_uid="1000009", connection_verified_at="2026-01-01 00:00:00")
         self._assert_steps(["app", "number", "token"])

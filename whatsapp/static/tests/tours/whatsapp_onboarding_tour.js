@@ -14,9 +14,12 @@ const openWhatsAppSettings = [
     },
 ];
 
+// done and pending steps look different: a green check, an empty grey circle
 const step = (name, done) => ({
     content: `Checklist: ${name} ${done ? "done" : "to do"}`,
-    trigger: `#whatsapp_onboarding_${name} input[type=checkbox]${done ? ":checked" : ":not(:checked)"}`,
+    trigger: `#whatsapp_onboarding_${name} ${
+        done ? ".fa-check-circle.text-success" : ".fa-circle-o.text-muted"
+    }`,
 });
 
 registry.category("web_tour.tours").add("whatsapp_onboarding_connect_tour", {
@@ -97,7 +100,7 @@ registry.category("web_tour.tours").add("whatsapp_onboarding_finish_tour", {
         ...openWhatsAppSettings,
         {
             content: "Sync the templates approved in Meta: open the account",
-            trigger: ".app_settings_block[data-key='whatsapp'] button:contains(Business Accounts)",
+            trigger: ".app_settings_block[data-key='whatsapp'] .o_whatsapp_account_summary button:contains(1 account)",
             run: "click",
         },
         {
