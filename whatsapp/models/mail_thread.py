@@ -169,7 +169,7 @@ class MailThread(models.AbstractModel):
                 ),
             }
             if not item["number"] and not item["bsuid"]:
-                reason = self.env._("Invalid or missing number: %(number)s", number=item["raw"] or "-")
+                reason = self._whatsapp_number_problem(template, item["record"], item["raw"], numbers)
                 vals.update(self.env["whatsapp.message"]._outcome_failed("phone_invalid", reason))
             elif item["bsuid"] in opted_out_users:
                 reason = self.env._("The WhatsApp user %(user)s opted out.", user=item["bsuid"])
@@ -210,6 +210,25 @@ class MailThread(models.AbstractModel):
             partner = self._mail_get_partners().get(self.id, Partner)[:1]
         return partner.whatsapp_bsuid or False
 
+    def _whatsapp_number_problem(self, template, record, raw, numbers=None):
+        """What is wrong with the number of ``record`` and where to fix it, for a person to read."""
+        number_field = (
+            self.env.context.get("whatsapp_number_field") if (numbers or {}).get(record.id) else None
+        )
+        holder, label = template._get_recipient_field_info(record, number_field)
+        if not raw:
+            return self.env._(
+                "%(holder)s has no number in “%(field)s”: add one on %(holder)s, then retry.",
+                holder=holder.display_name,
+                field=label,
+            )
+        return self.env._(
+            "“%(number)s” (%(field)s of %(holder)s) is not a valid phone number: correct it, then retry.",
+            number=raw,
+            field=label,
+            holder=holder.display_name,
+        )
+
     def _whatsapp_send_composed(
         self, template, free_text=None, queue=None, number_field=None, header=None, numbers=None
     ):
@@ -221,6 +240,8 @@ class MailThread(models.AbstractModel):
         :param dict numbers: ``{record id: number}`` typed by the sender (wins over ``number_field``)
         """
         context = {"whatsapp_header_attachment_id": header.id} if header else {}
+        if number_field:
+            context["whatsapp_number_field"] = number_field
         return self.with_context(**context)._whatsapp_send_template(
             template.with_context(**context),
             free_text=free_text,

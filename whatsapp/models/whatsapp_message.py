@@ -372,6 +372,20 @@ class WhatsAppMessage(models.Model):
     # COMPUTES
     # ------------------------------------------------------------
 
+    @api.depends("template_id", "record_name", "number", "direction")
+    def _compute_display_name(self):
+        """ "Order Ready → Azure Interior (+32 470…)": the template, the record and the number."""
+        for message in self:
+            who = message.record_name or message.number or self.env._("no number")
+            if message.record_name and message.number:
+                who = f"{message.record_name} ({message.number})"
+            if message.direction == "inbound":
+                message.display_name = self.env._("From %(who)s", who=who)
+            elif message.template_id:
+                message.display_name = f"{message.template_id.name} → {who}"
+            else:
+                message.display_name = who
+
     @api.depends("model", "res_id")
     def _compute_record_info(self):
         """The record's type ("Sales Order") and name, as the current user may see them."""
@@ -420,6 +434,9 @@ class WhatsAppMessage(models.Model):
         )
         if not to_retry:
             raise UserError(self.env._("Only failed, bounced or cancelled outgoing messages can be retried."))
+        problems = [problem for message in to_retry if (problem := message._retry_problem())]
+        if problems:
+            raise UserError("\n".join(problems))
         to_retry.write(
             {
                 "state": "queued",
@@ -433,6 +450,57 @@ class WhatsAppMessage(models.Model):
         to_retry._update_notifications()
         self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")._trigger()
         return True
+
+    #: Meta failure types that fail again unless the template was changed since
+    TEMPLATE_FAILURE_TYPES = frozenset({"template", "param", "media"})
+
+    def _retry_problem(self):
+        """Why retrying this message can only fail again (what to fix first), or "" when it may succeed.
+
+        A missing or invalid number is read again from the record: when it is valid now, the message takes it.
+        """
+        self.ensure_one()
+        if self.failure_type == "phone_invalid":
+            template = self.template_id
+            record = self.env[self.model].browse(self.res_id).exists() if self.model in self.env else None
+            if not template or not record:
+                return self.env._(
+                    "%(message)s: its record or template was deleted.", message=self.display_name
+                )
+            raw = template._get_recipient_number(record)
+            number = record._phone_format(number=raw) if raw else False
+            if not number:
+                problem = record._whatsapp_number_problem(template, record, raw)
+                return self.env._("%(message)s: %(problem)s", message=self.display_name, problem=problem)
+            values = template._get_variable_values_batch(record)[record.id]
+            payload = dict(self.payload or {})
+            if payload.get("template"):
+                components = template._build_send_components(values)
+                payload["template"] = dict(payload["template"], components=components)
+            self.write({"number": number, "payload": payload})
+        elif self.failure_type == "blacklisted" and self.number in self._blacklisted_among([self.number]):
+            return self.env._(
+                "%(message)s: the number %(number)s opted out. It can only receive messages once the customer"
+                " opts in again.",
+                message=self.display_name,
+                number=self.number,
+            )
+        elif self.failure_type == "opt_out":
+            return self.env._(
+                "%(message)s: the customer stopped these messages in WhatsApp (%(reason)s). They can only "
+                "receive them once they opt in again.",
+                message=self.display_name,
+                reason=self.failure_reason or self.failure_type,
+            )
+        elif self.failure_type in self.TEMPLATE_FAILURE_TYPES and (
+            not self.template_id or self.template_id.write_date <= (self.status_date or self.write_date)
+        ):
+            return self.env._(
+                "%(message)s: Meta refused its content (%(reason)s). Fix the template first.",
+                message=self.display_name,
+                reason=self.failure_reason or self.failure_type,
+            )
+        return ""
 
     def action_cancel(self):
         """Cancel queued messages. A message already being sent cannot be called back."""

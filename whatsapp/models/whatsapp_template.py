@@ -686,6 +686,23 @@ class WhatsAppTemplate(models.Model):
         """Number fields of ``record``'s model, in order (``_phone_get_number_fields``: mobile, then phone)."""
         return [name for name in record._phone_get_number_fields() if name in record._fields]
 
+    def _get_recipient_field_info(self, record, field_name=None):
+        """Where the number of ``record`` is read, for a user to fix it: ``(holder, label)``, the record
+        holding the number field (``record`` or the record at the end of the path, e.g. the customer of an
+        order) and the field's label (e.g. "Mobile").
+
+        :param str field_name: a field of ``record`` used instead of the template's phone field
+        """
+        self.ensure_one()
+        path = [field_name] if field_name else (self.phone_field or "").split(".")
+        holder = record
+        for part in path[:-1]:
+            if not holder or part not in holder._fields:
+                break
+            holder = holder[:1][part]
+        field = holder._fields.get(path[-1]) if holder else None
+        return holder[:1] or record, (field.get_description(self.env)["string"] if field else path[-1])
+
     def _get_variable_values(self, record, free_text=None, checked=False):
         """``{variable: value}`` for ``record`` (free text from the composer).
 

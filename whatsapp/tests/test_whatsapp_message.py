@@ -319,3 +319,70 @@ class TestWhatsAppMessageNoDuplicate(WhatsAppMessageCase):
         with freeze_time(now + timedelta(minutes=1)), self.mock_wa_send():
             self.env["whatsapp.message"]._process_queue()
         self.assertWAMessage(message, "sent", fields_values={"attempts": 2})
+
+
+@tagged("whatsapp", "post_install", "-at_install")
+class TestWhatsAppMessageFailedForm(WhatsAppMessageCase):
+    """What a failed message says: its record, its person, the real reason; Retry only when it may succeed."""
+
+    def test_failed_message_says_what_and_where(self):
+        partner = self.partners[0]
+        partner.mobile = False
+        message = partner._whatsapp_send_template(self.template, queue=True)
+        self.assertWAMessage(message, "failed", "phone_invalid")
+        self.assertEqual(message.display_name, "Order Ready → Customer 0")
+        self.assertEqual((message.res_model_description, message.record_name), ("Contact", "Customer 0"))
+        self.assertEqual(
+            message.failure_reason, "Customer 0 has no number in “Mobile”: add one on Customer 0, then retry."
+        )
+        action = message.action_open_record()
+        self.assertEqual((action["res_model"], action["res_id"]), ("res.partner", partner.id))
+        # nothing changed: Retry says what to fix and queues nothing
+        with self.assertRaisesRegex(UserError, "Customer 0 has no number in “Mobile”"):
+            message.action_retry()
+        self.assertEqual(message.state, "failed")
+        partner.mobile = "12"
+        with self.assertRaisesRegex(UserError, "“12” \\(Mobile of Customer 0\\) is not a valid phone number"):
+            message.action_retry()
+        # the number was fixed on the contact: Retry takes it
+        partner.mobile = "+33 6 12 34 56 99"
+        message.action_retry()
+        self.assertWAMessage(message, "queued", False, number="+33612345699")
+        self.assertEqual(message.display_name, "Order Ready → Customer 0 (+33612345699)")
+        with self.mock_wa_send():
+            message.send()
+        self.assertWASent(["+33612345699"], template_name=self.template.template_name)
+
+    def test_retry_only_when_something_changed(self):
+        self.env["phone.blacklist"].sudo().add("+33612345601")
+        message = self.partners[1]._whatsapp_send_template(self.template, queue=True)
+        self.assertWAMessage(message, "failed", "blacklisted")
+        with self.assertRaisesRegex(UserError, "opted out"):
+            message.action_retry()
+        self.env["phone.blacklist"].sudo().remove("+33612345601")
+        message.action_retry()
+        self.assertWAMessage(message, "queued", False)
+        # a template refused by Meta fails again until the template is changed
+        with self.mock_wa_send(errors={"*": self.meta_error(132001, message="Template does not exist")}):
+            message = self.partners[2]._whatsapp_send_template(self.template, queue=False)
+        self.assertWAMessage(message, "failed", "template")
+        message.status_date = "2026-03-01 10:00:00"
+
+        def template_edited_on(date):
+            self.env.cr.execute(
+                "UPDATE whatsapp_template SET write_date = %s WHERE id = %s", (date, self.template.id)
+            )
+            self.template.invalidate_recordset(["write_date"])
+
+        template_edited_on("2026-03-01 09:00:00")
+        with self.assertRaisesRegex(UserError, "Fix the template first"):
+            message.action_retry()
+        template_edited_on("2026-03-01 11:00:00")  # edited (and approved again) since the failure
+        message.action_retry()
+        self.assertWAMessage(message, "queued", False)
+
+    def test_form_view(self):
+        """The form's status bar shows Failed in place of the normal sequence; the title is the message's name."""
+        arch = self.env["whatsapp.message"].get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn('statusbar_visible="queued,failed"', arch)
+        self.assertIn("action_open_record", arch)
