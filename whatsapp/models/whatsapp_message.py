@@ -222,6 +222,11 @@ class WhatsAppMessage(models.Model):
     res_id = fields.Many2oneReference("Related Record", model_field="model", readonly=True)
     res_model_description = fields.Char("Document Type", compute="_compute_record_info")
     record_name = fields.Char("Document", compute="_compute_record_info")
+    recipient_name = fields.Char(
+        "Recipient",
+        compute="_compute_record_info",
+        help="Who holds the number, e.g. the customer of an order.",
+    )
     mail_message_id = fields.Many2one(
         "mail.message", "Chatter Message", readonly=True, index="btree_not_null", ondelete="set null"
     )
@@ -372,13 +377,14 @@ class WhatsAppMessage(models.Model):
     # COMPUTES
     # ------------------------------------------------------------
 
-    @api.depends("template_id", "record_name", "number", "direction")
+    @api.depends("template_id", "record_name", "recipient_name", "number", "direction")
     def _compute_display_name(self):
-        """ "Order Ready → Azure Interior (+32 470…)": the template, the record and the number."""
+        """ "Order Ready → Azure Interior (+32 470…)": the template, the person (or record) and the number."""
         for message in self:
-            who = message.record_name or message.number or self.env._("no number")
-            if message.record_name and message.number:
-                who = f"{message.record_name} ({message.number})"
+            person = message.recipient_name or message.record_name
+            who = person or message.number or self.env._("no number")
+            if person and message.number:
+                who = f"{person} ({message.number})"
             if message.direction == "inbound":
                 message.display_name = self.env._("From %(who)s", who=who)
             elif message.template_id:
@@ -391,6 +397,7 @@ class WhatsAppMessage(models.Model):
         """The record's type ("Sales Order") and name, as the current user may see them."""
         self.res_model_description = False
         self.record_name = False
+        self.recipient_name = False
         for model, messages in self.filtered(lambda m: m.model and m.res_id).grouped("model").items():
             if model not in self.env:
                 continue
@@ -401,10 +408,20 @@ class WhatsAppMessage(models.Model):
             for message in messages:
                 if message.res_id in names:
                     message.record_name = names[message.res_id]
+                    message.recipient_name = message._recipient_name(readable.browse(message.res_id))
                 elif message.res_id in records.ids:
                     message.record_name = self.env._("Restricted")
                 else:
                     message.record_name = self.env._("Deleted")
+
+    def _recipient_name(self, record):
+        """The name of whoever holds the number when it is not ``record`` itself (an order's customer)."""
+        if not self.template_id or not self.template_id.phone_field:
+            return False
+        holder, _label = self.template_id._get_recipient_field_info(record)
+        if holder == record or not holder._filtered_access("read"):
+            return False
+        return holder.display_name
 
     # ------------------------------------------------------------
     # ACTIONS

@@ -353,6 +353,25 @@ class TestWhatsAppMessageFailedForm(WhatsAppMessageCase):
             message.send()
         self.assertWASent(["+33612345699"], template_name=self.template.template_name)
 
+    def test_display_name_names_the_person(self):
+        """Sent from a record whose number is its contact's, the message is named after the contact."""
+        company = self.env["res.partner"].create({"name": "Azure Interior", "mobile": "+32 470 12 34 56"})
+        employee = self.env["res.partner"].create({"name": "Brandon Freeman", "parent_id": company.id})
+        template = self.template
+        template.sudo().phone_field = "parent_id.mobile"
+        message = employee._whatsapp_send_template(template, queue=True)
+        self.assertEqual(message.display_name, "Order Ready → Azure Interior (+32470123456)")
+        self.assertEqual(
+            (message.record_name, message.recipient_name),
+            ("Azure Interior, Brandon Freeman", "Azure Interior"),
+        )
+        company.mobile = False
+        message = employee._whatsapp_send_template(template, queue=True)
+        self.assertEqual(
+            message.failure_reason,
+            "Azure Interior has no number in “Mobile”: add one on Azure Interior, then retry.",
+        )
+
     def test_retry_only_when_something_changed(self):
         self.env["phone.blacklist"].sudo().add("+33612345601")
         message = self.partners[1]._whatsapp_send_template(self.template, queue=True)
