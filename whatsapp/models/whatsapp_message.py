@@ -377,14 +377,15 @@ class WhatsAppMessage(models.Model):
     # COMPUTES
     # ------------------------------------------------------------
 
-    @api.depends("template_id", "record_name", "recipient_name", "number", "direction")
+    @api.depends("template_id", "record_name", "recipient_name", "number", "bsuid", "direction")
     def _compute_display_name(self):
         """ "Order Ready → Azure Interior (+32 470…)": the template, the person (or record) and the number."""
         for message in self:
             person = message.recipient_name or message.record_name
-            who = person or message.number or self.env._("no number")
-            if person and message.number:
-                who = f"{person} ({message.number})"
+            address = message.number or message.bsuid
+            who = person or address or self.env._("no number")
+            if person and address:
+                who = f"{person} ({address})"
             if message.direction == "inbound":
                 message.display_name = self.env._("From %(who)s", who=who)
             elif message.template_id:
