@@ -450,7 +450,7 @@ class TestWhatsAppBulkSendTour(WhatsAppMessageMixin, WhatsAppHttpCase):
         job = Jobs._queue(template.with_user(self.user_wa), partners.with_user(self.user_wa))
         self.env["whatsapp.bulk.send"].sudo()._expand_queued()
         with self.mock_wa_send():
-            job.message_ids.filtered(lambda m: m.state == "queued").send()
+            job.sudo().message_ids.filtered(lambda m: m.state == "queued").send()  # as the queue cron
         self.assertEqual(job.state, "done")
         self.start_tour("/odoo/action-whatsapp.whatsapp_bulk_send_action", "whatsapp_bulk_send_outcome_tour",
                         login=self.user_wa.login)  # fmt: skip
