@@ -75,6 +75,8 @@ METHODS = {
     ("whatsapp.message", "action_cancel"): (ADMINS, "message_queued", ()),
     ("whatsapp.message", "send"): (ADMINS, "message_queued", ()),
     ("whatsapp.message", "action_whatsapp_add_contact"): (USERS, "message_inbound", ()),
+    # a window action to the message's record: reads the message (its readers), opens what they may open
+    ("whatsapp.message", "action_open_record"): (USERS, "message_failed", ()),
     # idempotent DDL (CREATE INDEX IF NOT EXISTS), as every model's init()
     ("whatsapp.message", "init"): (ROLES, "message_queued", ()),
     ("whatsapp.webhook.event", "init"): (ROLES, "event", ()),
@@ -84,6 +86,7 @@ METHODS = {
     ("whatsapp.bulk.send", "action_cancel"): (USERS, "bulk_send", ()),
     ("whatsapp.bulk.send", "action_retry"): (USERS, "bulk_send_failed", ()),
     ("whatsapp.bulk.send", "action_view_messages"): (ROLES, "bulk_send", ()),  # a window action only
+    ("whatsapp.bulk.send", "action_view_not_sent"): (ROLES, "bulk_send", ()),  # a window action only
     # the inbox: administrators
     ("whatsapp.webhook.event", "action_reprocess"): (ADMINS, "event", ()),
     # the composer: WhatsApp users; has_available_templates() answers False to anyone else (the chatter asks
