@@ -58,6 +58,36 @@ def create_account(env, name, uid_suffix):
     )
 
 
+def approved_template(env, account, name, sandbox=None, waba_uid=None):
+    """A utility template of ``res.partner`` (sent to ``mobile``), approved; with ``sandbox``, also known to the
+    sandbox as approved under ``waba_uid`` so that its sends are accepted."""
+    template = env["whatsapp.template"].create(
+        {
+            "name": name,
+            "body": "Hello from the bench.",
+            "account_id": account.id,
+            "model_id": env["ir.model"]._get_id("res.partner"),
+            "phone_field": "mobile",
+            "lang_code": "en_US",
+            "category": "utility",
+        }
+    )
+    template.status = "approved"
+    if sandbox is not None:
+        sandbox.post(
+            "templates",
+            {
+                "waba_id": waba_uid,
+                "name": template.template_name,
+                "language": "en_US",
+                "category": "UTILITY",
+                "status": "APPROVED",
+                "components": [{"type": "BODY", "text": template.body}],
+            },
+        )
+    return template
+
+
 def cpu_seconds(database=None, odoo_pids=None, others=None):
     """CPU seconds (user + system) of this process, of Odoo and of PostgreSQL.
 

@@ -130,28 +130,8 @@ def bench_send(odoo, db, sandbox, starts, n, latency, rate, tag):
                 "rate_limit": rate,
             }
         )
-        template = env["whatsapp.template"].create(
-            {
-                "name": f"bench {tag} {uuid.uuid4().hex[:6]}",
-                "body": "Hello from the bench.",
-                "account_id": account.id,
-                "model_id": env["ir.model"]._get_id("res.partner"),
-                "phone_field": "mobile",
-                "lang_code": "en_US",
-                "category": "utility",
-            }
-        )
-        template.status = "approved"
-        sandbox.post(
-            "templates",
-            {
-                "waba_id": "2000009",
-                "name": template.template_name,
-                "language": "en_US",
-                "category": "UTILITY",
-                "status": "APPROVED",
-                "components": [{"type": "BODY", "text": template.body}],
-            },
+        template = benchlib.approved_template(
+            env, account, f"bench {tag} {uuid.uuid4().hex[:6]}", sandbox, "2000009"
         )
         partners = env["res.partner"].create(
             [

@@ -123,18 +123,7 @@ def composer_messages(env, account, count, run, user_xmlid="base.user_admin"):
     """``count`` messages sent to partners the way the composer sends them (``_whatsapp_send_template``:
     chatter message, WhatsApp message, notification), by an internal user, then marked ``sent`` with the
     wamids :func:`wamid` gives, as the queue leaves them after Meta's answer."""
-    template = env["whatsapp.template"].create(
-        {
-            "name": f"bench statuses {run}",
-            "body": "Hello from the bench.",
-            "account_id": account.id,
-            "model_id": env["ir.model"]._get_id("res.partner"),
-            "phone_field": "mobile",
-            "lang_code": "en_US",
-            "category": "utility",
-        }
-    )
-    template.status = "approved"
+    template = benchlib.approved_template(env, account, f"bench statuses {run}")
     partners = env["res.partner"].create(
         [
             {

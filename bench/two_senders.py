@@ -100,28 +100,8 @@ def main(argv=None):
                     "rate_limit": args.cap,
                 }
             )
-            template = env["whatsapp.template"].create(
-                {
-                    "name": f"bench two {uuid.uuid4().hex[:6]}",
-                    "body": "Hello from the bench.",
-                    "account_id": account.id,
-                    "model_id": env["ir.model"]._get_id("res.partner"),
-                    "phone_field": "mobile",
-                    "lang_code": "en_US",
-                    "category": "utility",
-                }
-            )
-            template.status = "approved"
-            sandbox.post(
-                "templates",
-                {
-                    "waba_id": "2000077",
-                    "name": template.template_name,
-                    "language": "en_US",
-                    "category": "UTILITY",
-                    "status": "APPROVED",
-                    "components": [{"type": "BODY", "text": template.body}],
-                },
+            template = benchlib.approved_template(
+                env, account, f"bench two {uuid.uuid4().hex[:6]}", sandbox, "2000077"
             )
             partners = env["res.partner"].create(
                 [
