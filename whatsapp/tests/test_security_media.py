@@ -1,6 +1,9 @@
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+from unittest.mock import patch
 
+from lxml import etree
 from odoo.addons.mail.tests.common import mail_new_test_user
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
@@ -64,6 +67,18 @@ class TestSecurityMedia(WhatsAppDiscussCase):
         )
         self.account.with_user(settings_admin).api_base_url = "http://127.0.0.1:8190"
         self.assertEqual(self.account.sudo().api_base_url, "http://127.0.0.1:8190")
+        # the form says so: read-only for the WhatsApp administrator, editable for Settings administrators
+        # (in debug mode, where the Technical group shows; fresh users: views are cached per set of groups)
+        debug_request = SimpleNamespace(session=SimpleNamespace(debug="1"))
+        for groups, readonly in (("whatsapp.group_whatsapp_admin", ["1"]), ("base.group_system", [None])):
+            user = mail_new_test_user(
+                self.env, login=f"tech_{groups}", groups=f"base.group_user,base.group_no_one,{groups}"
+            )
+            with patch("odoo.addons.base.models.ir_ui_view.request", debug_request):
+                arch = self.env["whatsapp.account"].with_user(user).get_views([(False, "form")])
+            arch = arch["views"]["form"]
+            nodes = etree.fromstring(arch["arch"]).xpath("//field[@name='api_base_url']")
+            self.assertEqual([node.get("readonly") for node in nodes], readonly, user.login)
 
 
 class _Recorder:
