@@ -4,6 +4,9 @@ GET  /_sandbox/state                      accounts, templates, faults, flows, co
 GET  /_sandbox/messages?phone=            conversations (per customer number, both directions)
 GET  /_sandbox/webhooks                   delivered webhooks with the callback's HTTP status, when each was
                                           due (emitted) and how long the callback took to answer
+GET  /_sandbox/requests?group=            the Graph calls received (method, path, group, time of arrival,
+                                          answer's status, JSON body; never the headers): what Meta's rate
+                                          limits count (group=messages: the sends)
 POST /_sandbox/accounts                   {phone_number_id, waba_id, app_id, token, app_secret, ...}
 POST /_sandbox/webhook                    {callback_url, app_secret?}
 POST /_sandbox/faults                     {endpoint, kind, count?, delay?, http_status?, code?, ...} | {clear: true}
@@ -111,6 +114,12 @@ def _webhook_view(record):
     return {k: v for k, v in record.items() if k not in ("body",)}
 
 
+def _request_view(record):
+    """A Graph call as received: when (``time``, on arrival, before any latency or fault), what and the answer's
+    status; never its headers (they carry the access token)."""
+    return {k: record.get(k) for k in ("method", "path", "group", "time", "status", "body")}
+
+
 def handle(sb, req):
     name = req.parts[1] if len(req.parts) > 1 else ""
     try:
@@ -127,6 +136,10 @@ def handle(sb, req):
                 return Response(200, {"conversations": sb.messages(req.query.get("phone"))})
             if name == "webhooks":
                 return Response(200, {"webhooks": [_webhook_view(r) for r in sb.webhooks]})
+            if name == "requests":
+                group = req.query.get("group")
+                calls = [_request_view(r) for r in sb.requests if group is None or r.get("group") == group]
+                return Response(200, {"requests": calls})
             return _error(404, f"unknown control endpoint {name!r}")
         if req.method != "POST":
             return _error(405, "use GET or POST")

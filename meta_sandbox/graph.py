@@ -129,6 +129,7 @@ def authenticate(sb, req, acc, scheme="Bearer"):
 
 
 def handle(sb, req):
+    arrived = time.time()
     group, handler, acc = route(sb, req)
     record = {
         "method": req.method,
@@ -137,10 +138,20 @@ def handle(sb, req):
         "headers": dict(req.headers.items()),
         "body": _body_for_record(req),
         "group": group,
-        "time": time.time(),
+        "time": arrived,
     }
     with sb.state.lock:
         sb.state.requests.append(record)
+    try:
+        resp = _answer(sb, req, group, handler, acc)
+    except GraphError as e:
+        record["status"] = e.http_status
+        raise
+    record["status"] = resp.status
+    return resp
+
+
+def _answer(sb, req, group, handler, acc):
     for fault in sb.faults.take(group) if group else ():
         delay = fault.pick_delay()
         if delay:
@@ -158,9 +169,7 @@ def handle(sb, req):
     token_owner = authenticate(sb, req, acc)
     if handler is None or acc is None or token_owner.token != acc.token:
         raise unsupported(req.method, req.parts[1] if len(req.parts) > 1 else req.path)
-    resp = handler(sb, req, acc)
-    record["status"] = resp.status
-    return resp
+    return handler(sb, req, acc)
 
 
 def _body_for_record(req):

@@ -1,13 +1,16 @@
 """Control HTTP API and the command line."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
 
+from meta_sandbox import DEMO_ACCOUNT
 from meta_sandbox.spec import validate_webhook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,6 +109,28 @@ def test_control_api(sb, graph, receiver):
     assert ctl(sb, "status_flow", {"statuses": ["lost"]}).status_code == 400
     assert ctl(sb, "reset", {}).json() == {"success": True}
     assert ctl(sb, "state", method="GET").json()["counts"]["sent_messages"] == 0
+
+
+def test_requests_lists_the_graph_calls_with_their_arrival_time_never_the_token(sb, graph):
+    """What a rate check counts: every call received (refused ones too), when it arrived, without headers."""
+    before = time.time()
+    ok = graph.post(
+        "/1000001/messages",
+        json={"messaging_product": "whatsapp", "to": "33612345678", "type": "text", "text": {"body": "Hi"}},
+    )
+    refused = graph.post("/1000001/messages", json={"messaging_product": "whatsapp", "type": "text"})
+    graph.get("/1000001")
+    assert (ok.status_code, refused.status_code) == (200, 400)
+    sends = ctl(sb, "requests", method="GET", group="messages").json()["requests"]
+    assert [(r["method"], r["path"], r["status"]) for r in sends] == [
+        ("POST", "/v23.0/1000001/messages", 200),
+        ("POST", "/v23.0/1000001/messages", 400),
+    ]
+    assert before <= sends[0]["time"] <= sends[1]["time"] <= time.time()
+    assert sends[0]["body"]["text"] == {"body": "Hi"}
+    every = ctl(sb, "requests", method="GET").json()["requests"]
+    assert len(every) == 3
+    assert DEMO_ACCOUNT["token"] not in json.dumps(every)
 
 
 def test_cli_starts_answers_and_stops_cleanly(receiver):
