@@ -197,6 +197,9 @@ def run_demo(python, odoo, pg, tally, keep_db=False):
             tally.fail(f"demo: Odoo logged {len(errors)} ERROR/CRITICAL (first: {errors[0][:200]})")
         else:
             tally.passed += 1
+        servers.stop()
+        servers = None
+        run_two_servers(python, odoo, pg, db, tally)
     except Fatal as exc:
         tally.fail(f"demo: {exc}")
     finally:
@@ -210,6 +213,64 @@ def run_demo(python, odoo, pg, tally, keep_db=False):
             except Fatal as exc:
                 warn(f"could not drop database {db}: {exc}")
     say(f"demo check took {time.time() - started:.0f}s")
+
+
+TWO_SERVERS_COUNT, TWO_SERVERS_CAP = 2000, 50
+
+
+def run_two_servers(python, odoo, pg, db, tally):
+    """Two ``odoo-bin`` servers on the demo database (after the demo flow), a 2,000-recipient send at cap 50 from
+    the composer against the Meta sandbox (``two_servers.py``); four tests: sent with nothing left queued, the cap
+    held by both servers together as Meta counts it, every message sent exactly once, the queue run by the
+    servers' cron threads with clean logs."""
+    from . import demo, two_servers
+
+    n, cap = TWO_SERVERS_COUNT, TWO_SERVERS_CAP
+    names = [
+        f"two servers: {n:,} recipients sent from the composer, nothing left queued",
+        f"two servers: never more than {cap} calls to Meta in any second, both servers together "
+        f"(at their arrival, {two_servers.JITTER:g} s allowed on the way)",
+        "two servers: every message sent exactly once (each message and recipient once at Meta)",
+        "two servers: the queue ran on the servers' cron threads, no error or traceback in their logs",
+    ]
+    started = time.time()
+    say(f"two servers: {n:,} recipients at cap {cap} from the composer, two odoo-bin servers on {db}")
+    scenario = two_servers.TwoServers(
+        demo._odoo_base(python, odoo, pg, db), odoo.env(), python, db, LOGS, "demo-test-two-servers", n, cap
+    )
+    try:
+        scenario.start()
+        scenario.setup()
+        scenario.click()
+        scenario.wait_drained()
+        outcome = scenario.collect()
+    except Exception as exc:  # noqa: BLE001 - whatever stopped the scenario fails its tests
+        scenario.stop()
+        for name in names:
+            tally.fail(f"{name}: not run: {type(exc).__name__}: {exc}")
+        print(f"  FAIL two servers: {type(exc).__name__}: {exc} (logs: .local/logs/demo-test-two-servers-*)")
+        return
+    scenario.stop()
+    scenario.read_logs()
+    for line in outcome.lines():
+        print(f"       {line}", flush=True)
+    checks = [
+        [] if not outcome.left and outcome.bulk_state == "done" else
+        [f"left queued {outcome.left}, bulk send {outcome.bulk_state}"],
+        outcome.cap_problems(),
+        outcome.sent_once_problems(),
+        ([] if sum(outcome.queue_runs) else ["the queue cron never ran on either server"])
+        + [f"server {name}: {p[0][:200]} ({len(p)} in all)"
+           for name, p in zip("AB", outcome.problems, strict=True) if p],
+    ]  # fmt: skip
+    for name, problems in zip(names, checks, strict=True):
+        if problems:
+            tally.fail(f"{name}: {'; '.join(problems)}")
+            print(f"  FAIL {name}: {'; '.join(problems)}", flush=True)
+        else:
+            tally.passed += 1
+            print(f"  ok   {name}", flush=True)
+    say(f"two servers took {time.time() - started:.0f}s")
 
 
 #: errors Odoo logs and then recovers from by itself (the request is retried)
