@@ -251,7 +251,6 @@ def run_two_servers(python, odoo, pg, db, tally):
         print(f"  FAIL two servers: {type(exc).__name__}: {exc} (logs: .local/logs/demo-test-two-servers-*)")
         return
     scenario.stop()
-    scenario.read_logs()
     for line in outcome.lines():
         print(f"       {line}", flush=True)
     checks = [

@@ -41,13 +41,14 @@ TOKEN = "two-servers-token"
 SECRET = "two-servers-secret"
 
 
-#: delay on the way to Meta a call may take (seconds) before the cap is counted as broken: the limiter spaces the
-#: *starts* of the calls (``tools/sender.py``: any 51 starts at cap 50 span >= 1 s), but a call's bytes reach Meta
-#: later, and on a busy machine one call now and then takes 40-180 ms more than the next (measured: the other
-#: server's cron thread waking, the sandbox's own threads); counted strictly at arrival, that one late call makes
-#: a window of 51-57. So the test counts windows of ``1 - JITTER`` s, holds the whole send's rate to the cap, and
-#: prints the strict figure beside them.
-JITTER = 0.1
+#: delay on the way to Meta a call may take (seconds) before the cap counts as broken. The limiter spaces the calls'
+#: *starts* (``tools/sender.py``; measured at cap 50 with both servers' cron threads sending: any 51 permits granted
+#: by the two processes span 1.003 s or more), but a call reaches Meta a moment later, and on a busy 2-core machine
+#: one call now and then takes 40-170 ms more than the next (the sandbox's and the servers' threads waiting for a
+#: core, e.g. while the other server's cron thread wakes up). Counted strictly at arrival, that one late call makes a
+#: window of 51-57 calls. So the test counts windows of ``1 - JITTER`` s (max 41-47 measured with the shared clock,
+#: 81 with a clock per process), holds the whole send's rate to the cap, and prints the strict figure beside them.
+JITTER = 0.2
 
 
 def max_per_second(times, window=1.0):
@@ -388,10 +389,13 @@ class TwoServers:
             "whatsapp.bulk.send", "search_read", [("template_id", "=", self.template_id)], ["state"]
         )
         out.bulk_state = ", ".join(b["state"] for b in bulk)
+        self.read_logs()
         return out
 
     def read_logs(self):
-        """Queue cron runs and problems per server (after ``stop()``: the logs are complete)."""
+        """Queue cron runs and problems per server so far (called by ``collect()``, before ``stop()``: a cron job
+        still running when a server stops logs the connections closed under it, which is the stop, not the send).
+        """
         out = self.outcome
         out.queue_runs, out.problems = [], []
         for log in self.logs[:2]:
