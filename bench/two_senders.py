@@ -135,6 +135,11 @@ def main(argv=None):
             print()
             print(f"machine load (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
             print(
+                "path: queue send phase, messages made by the thread API with chatter (queued from the partners, "
+                "no composer), two sender processes calling the queue runner (not odoo-bin servers: "
+                "bench/two_servers.py runs those)"
+            )
+            print(
                 f"two sender processes, one account, cap {args.cap} msg/s, {n} recipients, Meta answering at once"
             )
             print(
