@@ -23,6 +23,7 @@ import benchlib  # bench/ is on sys.path: the benchmarks run as scripts
 
 sys.path.insert(0, os.path.join(benchlib.ROOT, "scripts"))
 from devtools import two_servers  # noqa: E402 - the scenario shared with ./dev test
+from devtools.common import free_port  # noqa: E402
 
 
 def _args(argv):
@@ -40,10 +41,12 @@ def main(argv=None):
         sys.executable, f"{args.odoo}/odoo-bin", f"--addons-path={args.odoo}/odoo/addons,{benchlib.ROOT}",
         f"--db_host={args.db_host}", f"--db_port={args.db_port}", f"--db_user={args.db_user}", "-d", args.database,
     ]  # fmt: skip
-    port = args.http_port + 20  # away from the other benchmarks' servers
+    port = free_port(
+        args.http_port + 20
+    )  # away from the other benchmarks' servers; the next ones free after it
     scenario = two_servers.TwoServers(
         odoo_cmd, dict(os.environ), sys.executable, args.database, os.path.join(benchlib.ROOT, ".local", "logs"),
-        prefix="bench-two-servers", count=args.count, cap=args.cap, ports=(port, port + 10, port + 20),
+        prefix="bench-two-servers", count=args.count, cap=args.cap, ports=(port, None, None),
     )  # fmt: skip
     try:
         scenario.start()
