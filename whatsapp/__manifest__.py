@@ -32,6 +32,7 @@
         "views/whatsapp_reporting_views.xml",
         "views/whatsapp_marketing_preference_views.xml",
         "wizard/whatsapp_composer_views.xml",
+        "wizard/whatsapp_resend_views.xml",
     ],
     "demo": [
         "demo/whatsapp_account_demo.xml",

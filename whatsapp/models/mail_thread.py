@@ -1,8 +1,9 @@
 import logging
 
 from markupsafe import Markup
-from odoo import models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 from odoo.tools.mail import html_keep_url
 
 from ..tools import message_payloads
@@ -25,6 +26,62 @@ class MailThread(models.AbstractModel):
     """
 
     _inherit = "mail.thread"
+
+    message_has_whatsapp_error = fields.Boolean(
+        "WhatsApp Delivery Error",
+        compute="_compute_message_has_whatsapp_error",
+        search="_search_message_has_whatsapp_error",
+        help="A WhatsApp message you sent from it could not be delivered (and you did not ignore it).",
+    )
+
+    # ------------------------------------------------------------
+    # FAILURES: the messaging menu's WhatsApp failures, "Ignore"
+    # ------------------------------------------------------------
+
+    def _compute_message_has_whatsapp_error(self):
+        failed = set(self._whatsapp_failed_res_ids(self._origin.ids)) if self._origin.ids else set()
+        for record in self:
+            record.message_has_whatsapp_error = record._origin.id in failed
+
+    @api.model
+    def _search_message_has_whatsapp_error(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(self.env._("Unsupported search on WhatsApp delivery errors."))
+        ids = self._whatsapp_failed_res_ids()
+        return [("id", "in" if (operator == "=") == value else "not in", ids)]
+
+    @api.model
+    def _whatsapp_failed_res_ids(self, res_ids=None):
+        """Ids of the records of this model (among ``res_ids``) with a WhatsApp message the current user sent
+        that failed and that they did not ignore: the failures the messaging menu shows them (as
+        ``sms``'s ``message_has_sms_error``)."""
+        self.env["mail.notification"].flush_model()
+        self.env["mail.message"].flush_model(["model", "res_id", "message_type"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT DISTINCT msg.res_id
+                     FROM mail_notification notif
+                     JOIN mail_message msg ON msg.id = notif.mail_message_id
+                    WHERE notif.notification_type = 'whatsapp'
+                      AND notif.notification_status IN ('exception', 'bounce')
+                      AND notif.author_id = %s
+                      AND msg.model = %s
+                      %s""",
+                self.env.user.partner_id.id,
+                self._name,
+                SQL("AND msg.res_id IN %s", tuple(res_ids)) if res_ids is not None else SQL(),
+            )
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    @api.model
+    def notify_cancel_by_type(self, notification_type):
+        """The messaging menu's "Ignore" on a WhatsApp failure item: the user's failed WhatsApp notifications
+        of this model no longer count as failures (mail's generic way, as ``sms`` does)."""
+        result = super().notify_cancel_by_type(notification_type)
+        if notification_type == "whatsapp":
+            self._notify_cancel_by_type_generic("whatsapp")
+        return result
 
     def _whatsapp_composer_action(self, template=None, name=None):
         """The action opening the WhatsApp composer on ``self`` (a button of any model, a bridge's "Send by

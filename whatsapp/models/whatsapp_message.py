@@ -446,16 +446,34 @@ class WhatsAppMessage(models.Model):
         }
 
     def action_retry(self):
-        """Queue failed, bounced or cancelled outbound messages again (counters reset)."""
+        """Queue failed, bounced or cancelled outbound messages again (counters reset): administrators (users
+        resend from the chatter's failure dialog, ``whatsapp.resend``, which checks the record)."""
+        self.check_access("write")
+        return self._retry()
+
+    def _retry(self, numbers=None):
+        """Queue these failed, bounced or cancelled outbound messages again, or raise a ``UserError`` saying
+        what to fix first when one can only fail again (:meth:`_retry_problem`).
+
+        The template's values are evaluated with the caller's rights; the messages are written as superuser:
+        callers checked that their user may retry them (:meth:`action_retry`: administrators; the resend
+        wizard: users who may write the records).
+
+        :param dict numbers: ``{message id: E.164 number}`` corrected by the user, sent to instead
+        """
+        numbers = numbers or {}
         to_retry = self.filtered(
             lambda m: m.direction == "outbound" and m.state in ("failed", "bounced", "cancelled")
         )
         if not to_retry:
             raise UserError(self.env._("Only failed, bounced or cancelled outgoing messages can be retried."))
-        problems = [problem for message in to_retry if (problem := message._retry_problem())]
+        problems = [
+            problem for message in to_retry if (problem := message._retry_problem(numbers.get(message.id)))
+        ]
         if problems:
             raise UserError("\n".join(problems))
-        to_retry.write(
+        # sudo: see above, the callers checked the rights
+        to_retry.sudo().write(
             {
                 "state": "queued",
                 "attempts": 0,
@@ -472,12 +490,20 @@ class WhatsAppMessage(models.Model):
     #: Meta failure types that fail again unless the template was changed since
     TEMPLATE_FAILURE_TYPES = frozenset({"template", "param", "media"})
 
-    def _retry_problem(self):
+    def _retry_problem(self, number=None):
         """Why retrying this message can only fail again (what to fix first), or "" when it may succeed.
 
         A missing or invalid number is read again from the record: when it is valid now, the message takes it.
+        The message is written as superuser (see :meth:`_retry`).
+
+        :param str number: an E.164 number the user typed to send to instead (the resend wizard): a new
+            number is a new chance, whatever Meta said about the old one (unless it opted out here too)
         """
         self.ensure_one()
+        if number and number != self.number:
+            self.sudo().write({"number": number})  # sudo: see _retry
+        else:
+            number = False
         if self.failure_type == "phone_invalid":
             template = self.template_id
             record = self.env[self.model].browse(self.res_id).exists() if self.model in self.env else None
@@ -485,7 +511,7 @@ class WhatsAppMessage(models.Model):
                 return self.env._(
                     "%(message)s: its record or template was deleted.", message=self.display_name
                 )
-            raw = template._get_recipient_number(record)
+            raw = number or template._get_recipient_number(record)
             number = record._phone_format(number=raw) if raw else False
             if not number:
                 problem = record._whatsapp_number_problem(template, record, raw)
@@ -495,7 +521,7 @@ class WhatsAppMessage(models.Model):
             if payload.get("template"):
                 components = template._build_send_components(values)
                 payload["template"] = dict(payload["template"], components=components)
-            self.write({"number": number, "payload": payload})
+            self.sudo().write({"number": number, "payload": payload})  # sudo: see _retry
         elif self.failure_type == "blacklisted" and self.number in self._blacklisted_among([self.number]):
             return self.env._(
                 "%(message)s: the number %(number)s opted out. It can only receive messages once the customer"
@@ -503,7 +529,7 @@ class WhatsAppMessage(models.Model):
                 message=self.display_name,
                 number=self.number,
             )
-        elif self.failure_type == "opt_out":
+        elif self.failure_type == "opt_out" and not number:
             return self.env._(
                 "%(message)s: the customer stopped these messages in WhatsApp (%(reason)s). They can only "
                 "receive them once they opt in again.",
@@ -1289,11 +1315,13 @@ class WhatsAppMessage(models.Model):
                     SQL(
                         """UPDATE mail_notification
                               SET notification_status = %s, failure_type = %s, failure_reason = %s
-                            WHERE notification_type = 'whatsapp' AND whatsapp_message_id IN %s""",
+                            WHERE notification_type = 'whatsapp' AND whatsapp_message_id IN %s
+                              AND NOT (%s AND notification_status = 'canceled')""",
                         self.NOTIFICATION_STATUS.get(state, "ready"),
                         "unknown" if failed else None,
                         reason or None,
                         tuple(group.ids),
+                        failed,  # a failure the user ignored stays ignored (a late or repeated failed status)
                     )
                 )
         self.env["mail.notification"].invalidate_model(

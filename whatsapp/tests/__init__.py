@@ -34,3 +34,4 @@ from . import test_security_attacks
 from . import test_security_media
 from . import test_security_multicompany
 from . import test_security_optin
+from . import test_whatsapp_resend

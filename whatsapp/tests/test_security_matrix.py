@@ -47,6 +47,9 @@ ACL = {
     "whatsapp.media.cache": {"wa_admin": "ru", "system": "ru"},
     "whatsapp.marketing.preference": {"wa_user": "r", "wa_admin": "rwcu", "system": "rwcu"},
     "whatsapp.bulk.send": {"wa_user": "r", "wa_admin": "rwcu", "system": "rwcu"},
+    # the chatter's failure dialog: WhatsApp users open it; what it may do depends on the record (below)
+    "whatsapp.resend": {"wa_user": "rwcu", "wa_admin": "rwcu", "system": "rwcu"},
+    "whatsapp.resend.recipient": {"wa_user": "rwcu", "wa_admin": "rwcu", "system": "rwcu"},
 }
 
 #: fields only administrators read (credentials, and where the token is sent)
@@ -94,6 +97,14 @@ METHODS = {
     ("whatsapp.composer", "action_send_whatsapp"): (USERS, "composer", ()),
     ("whatsapp.composer", "has_available_templates"): (ROLES, "composer_model", ("res.partner",)),
     ("whatsapp.composer", "default_get"): (ROLES, "composer_model", (["res_model"],)),
+    # the chatter's failure dialog of a message of a contact: resending needs the right to write the record
+    # (none of these roles may write contacts: that is Contact Creation; see test_whatsapp_resend for a
+    # user who may), ignoring the right to read it
+    ("whatsapp.resend", "action_resend"): (NOBODY, "resend", ()),
+    ("whatsapp.resend", "action_ignore"): (USERS, "resend", ()),
+    ("whatsapp.resend", "default_get"): (ROLES, "resend_model", (["mail_message_id"],)),
+    # the messaging menu's "Ignore" on a failure item: internal users, their own notifications only
+    ("mail.thread", "notify_cancel_by_type"): (("employee", *USERS), "partner", ("whatsapp",)),
     # settings onboarding: res.config.settings is for Settings administrators
     ("res.config.settings", "action_whatsapp_onboarding_account"): (("system",), "settings", ()),
     ("res.config.settings", "action_whatsapp_onboarding_new_account"): (("system",), "settings", ()),
@@ -163,6 +174,8 @@ class SecurityMatrixMixin(WhatsAppMessageMixin):
         cls.bulk_send = BulkSend._queue(cls.template, cls.partner).with_env(cls.env)
         cls.bulk_send_failed = BulkSend._queue(cls.template, cls.partner).with_env(cls.env)
         cls.bulk_send_failed.sudo().state = "failed"
+        no_number = cls.env["res.partner"].create({"name": "Customer Without Number"})
+        cls.failed_mail_message = no_number._whatsapp_send_template(cls.template, queue=True).mail_message_id
 
     def _fixture(self, name, user):
         if name == "composer":
@@ -174,6 +187,15 @@ class SecurityMatrixMixin(WhatsAppMessageMixin):
             )
         if name == "composer_model":
             return self.env["whatsapp.composer"].with_user(user)
+        if name == "resend":
+            return (
+                self.env["whatsapp.resend"]
+                .with_user(user)
+                .with_context(default_mail_message_id=self.failed_mail_message.id)
+                .create({})
+            )
+        if name == "resend_model":
+            return self.env["whatsapp.resend"].with_user(user)
         if name == "settings":
             return self.env["res.config.settings"].with_user(user).create({})
         return getattr(self, name).with_user(user)
@@ -319,3 +341,32 @@ class TestSecurityMatrixRPC(SecurityMatrixMixin, WhatsAppHttpCase):
                             self.call_kw(login, model, method, args, kwargs), f"{role} {method}"
                         )
                     self.assertFalse(calls, "nothing reaches Meta")
+
+    def test_rpc_resend_needs_write_access(self):
+        """A WhatsApp user opens the failure dialog of a message on a contact they read but may not write: its
+        Resend is refused, and so is the message's own Retry; nothing is queued. Their Ignore is allowed."""
+        failed = (
+            self.env["whatsapp.message"]
+            .sudo()
+            .search([("mail_message_id", "=", self.failed_mail_message.id)])
+        )
+        created = self.call_kw(
+            "wa_user",
+            "whatsapp.resend",
+            "create",
+            [{}],
+            {"context": {"default_mail_message_id": self.failed_mail_message.id}},  # as the chatter opens it
+        )
+        wizard_id = created.get("result")
+        self.assertTrue(wizard_id, created.get("error"))
+        with mute_logger("odoo.http"):
+            self.assertDenied(
+                self.call_kw("wa_user", "whatsapp.resend", "action_resend", [[wizard_id]]), "resend"
+            )
+            self.assertDenied(
+                self.call_kw("wa_user", "whatsapp.message", "action_retry", [failed.ids]), "retry"
+            )
+        self.assertEqual(failed.state, "failed")
+        result = self.call_kw("wa_user", "whatsapp.resend", "action_ignore", [[wizard_id]])
+        self.assertFalse(result.get("error"), result.get("error"))
+        self.assertEqual(failed.mail_message_id.notification_ids.notification_status, "canceled")

@@ -20,7 +20,14 @@ patch(Notification.prototype, {
     },
 });
 
+// The messaging menu's item for the WhatsApp messages a user sent that failed (see messaging_menu_patch.js).
 patch(Failure.prototype, {
+    get iconSrc() {
+        if (this.type === "whatsapp") {
+            return "/whatsapp/static/img/whatsapp_failure.svg";
+        }
+        return super.iconSrc;
+    },
     get body() {
         if (this.type === "whatsapp") {
             if (this.notifications.length === 1 && this.lastMessage?.thread) {

@@ -2,6 +2,7 @@ import { Message } from "@mail/core/common/message";
 import { deserializeDateTime } from "@web/core/l10n/dates";
 import { _t } from "@web/core/l10n/translation";
 import { useService } from "@web/core/utils/hooks";
+import { markEventHandled } from "@web/core/utils/misc";
 import { patch } from "@web/core/utils/patch";
 
 const TICKS = {
@@ -55,7 +56,24 @@ patch(Message.prototype, {
             await this.env.services.action.doAction(action);
         }
     },
-    async onClickWhatsAppRetry() {
+    /** A failed WhatsApp message of a record opens WhatsApp's failure dialog (reason, number, Resend, Ignore). */
+    onClickFailure(ev) {
+        if (this.message.message_type !== "whatsapp_message" || this.message.thread?.model === "discuss.channel") {
+            return super.onClickFailure(...arguments);
+        }
+        markEventHandled(ev, "Message.ClickFailure");
+        const message = this.message;
+        this.env.services.action.doAction("whatsapp.whatsapp_resend_action", {
+            additionalContext: { default_mail_message_id: message.id },
+            // the new status at once, whatever the bus does (resent: queued; ignored: no longer failed)
+            onClose: () => message.thread?.fetchMessages({ around: message.id }),
+        });
+    },
+    /** "Retry" beside the reason: the failure dialog in a record's chatter, a direct retry in a chat. */
+    async onClickWhatsAppRetry(ev) {
+        if (this.message.failureNotifications.length) {
+            return this.onClickFailure(ev);
+        }
         await this.orm.call("whatsapp.message", "action_retry", [this.message.whatsapp_message_ids]);
     },
 });
