@@ -22,6 +22,7 @@ from .common import LOCAL, ROOT, Fatal, apt_install, free_port, run, say, warn
 OUT = LOCAL / "screens"
 LANGS = ("en_US", "fr_FR")
 FAILING_PHONE = "+32 470 00 00 99"  # the sandbox answers "failed" (131026, undeliverable) for this number
+RESEND_PHONE = "+32 470 00 00 98"  # the number corrected in the failure dialog (delivered)
 WIDTH, HEIGHT = 1600, 1000
 TIMEZONE = "Europe/Brussels"  # the admin's and the browser's
 
@@ -89,10 +90,16 @@ def prepare_data(rpc, sandbox):
         "create",
         {"partner_id": partner, "order_line": [(0, 0, {"product_id": line[0]["product_id"][0]})]},
     )
+    # a second quotation of the same customer: the systray's WhatsApp item then opens the list of both
+    failing_2 = rpc.call(
+        "sale.order",
+        "create",
+        {"partner_id": partner, "order_line": [(0, 0, {"product_id": line[0]["product_id"][0]})]},
+    )
     drafts = rpc.call(
         "sale.order",
         "search",
-        [("state", "=", "draft"), ("user_id", "=", rpc.uid), ("id", "not in", [order, failing])],
+        [("state", "=", "draft"), ("user_id", "=", rpc.uid), ("id", "not in", [order, failing, failing_2])],
         limit=2,
     )
     return {
@@ -101,6 +108,7 @@ def prepare_data(rpc, sandbox):
         "promotion": rpc.ref("whatsapp.whatsapp_template_demo_promotion"),
         "order": order,
         "failing_order": failing,
+        "failing_order_2": failing_2,
         "selection": [order, *drafts],
     }
 
@@ -216,15 +224,18 @@ def failed_chatter(c):
     c.page.wait(".modal .o_whatsapp_composer_preview")
     c.page.click(".modal-footer button[name=action_send_whatsapp]")
     c.page.gone(".modal")
+    demo_flow.send_with_composer(c.rpc, "sale.order", [c.ids["failing_order_2"]])
     _chatter_settled(c, "sale.order", c.ids["failing_order"], ("failed", "bounced"))
+    _chatter_settled(c, "sale.order", c.ids["failing_order_2"], ("failed", "bounced"))
     c.page.goto(
         _act(c, "sale.action_quotations_with_onboarding", c.ids["failing_order"]), ready=".o-mail-Message"
     )
 
 
 def failed_click(c):
+    """The failure icon opens WhatsApp's failure dialog: Meta's reason, the number, Resend / Ignore."""
     c.page.click(".o-mail-Message .o-mail-Message-notification")
-    c.page.wait(".modal, .o-mail-MessageNotificationPopover, .o_popover")
+    c.page.wait(".modal .o_whatsapp_resend .o_whatsapp_resend_recipients .o_data_row")
 
 
 def failed_form(c):
@@ -251,8 +262,31 @@ def systray_failures(c):
 
 
 def systray_failure_open(c):
+    """WhatsApp's failure item opens the records with a failed WhatsApp message (one record: its chatter)."""
     c.page.click(".o-mail-MessagingMenu .o-mail-NotificationItem", text="WhatsApp")
+    c.page.wait(".o_list_view .o_data_row, .o_kanban_record, .o-mail-ChatWindow")
     c.page.settle(1.0)
+
+
+def failure_resend(c):
+    """Back on the failed quotation: its dialog with the number corrected, before Resend."""
+    c.page.goto(
+        _act(c, "sale.action_quotations_with_onboarding", c.ids["failing_order"]), ready=".o-mail-Message"
+    )
+    c.page.click(".o-mail-Message .o-mail-Message-notification.text-danger")
+    c.page.click(".modal .o_whatsapp_resend_recipients .o_data_row td[name=number]")
+    c.page.eval("document.querySelector('.modal td[name=number] input').select()")
+    c.page.type(".modal td[name=number] input", RESEND_PHONE)
+
+
+def failure_resent(c):
+    """Resent: the quotation's message goes out again, to the corrected number."""
+    c.page.click(".modal-footer button[name=action_resend]")
+    c.page.gone(".modal")
+    _chatter_settled(c, "sale.order", c.ids["failing_order"], ("sent", "delivered", "read"))
+    c.page.goto(
+        _act(c, "sale.action_quotations_with_onboarding", c.ids["failing_order"]), ready=".o-mail-Message"
+    )
 
 
 def messages_list(c):
@@ -333,6 +367,8 @@ FLOWS = [
     ("failed-message-form", failed_form),
     ("systray-failures", systray_failures),
     ("systray-failure-open", systray_failure_open),
+    ("failure-resend", failure_resend),
+    ("failure-resent", failure_resent),
     ("messages-list", messages_list),
     ("reporting", reporting),
     ("emulator-received", emulator_received),

@@ -54,7 +54,7 @@ class TestWhatsAppResend(WhatsAppMessageCase):
         self.assertEqual(len(line), 1)
         self.assertEqual(line.recipient_name, "Customer 0")
         self.assertEqual(line.partner_id, self.partner)
-        self.assertEqual(line.number, "+33612345600")
+        self.assertEqual(line.number, "+33 6 12 34 56 00", "as people write it")
         self.assertEqual(line.failure_type, "recipient")
         self.assertIn("Meta says 131026", line.failure_reason)
         self.assertEqual(wizard.record_name, "Customer 0")

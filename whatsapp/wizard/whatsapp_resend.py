@@ -127,7 +127,7 @@ class WhatsAppResend(models.TransientModel):
         record = self._get_record("read")
         values = []
         for notification in self._get_failed_notifications():
-            message = notification.whatsapp_message_id
+            message = notification.whatsapp_message_id.with_env(self.env)  # names as the user sees them
             template = message.template_id
             partner = template and template._whatsapp_recipient_partners(record).get(record.id)
             values.append(
@@ -135,9 +135,13 @@ class WhatsAppResend(models.TransientModel):
                     "notification_id": notification.id,
                     "partner_id": partner.id if partner else False,
                     "recipient_name": message.recipient_name or message.record_name or record.display_name,
-                    "number": message.number
-                    or (template and template._get_recipient_number(record))
-                    or False,
+                    # as people write it (+32 470 12 34 56): the line compares it normalised
+                    "number": (
+                        record._phone_format(number=message.number, force_format="INTERNATIONAL")
+                        or message.number
+                    )
+                    if message.number
+                    else (template and template._get_recipient_number(record)) or False,
                     "resend": True,
                 }
             )
