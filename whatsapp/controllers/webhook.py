@@ -1,7 +1,9 @@
 """Receiving Meta's webhook POSTs, whatever serves the request.
 
 :func:`receive` is the whole POST: read the body within the size limit, verify the signature over the raw
-bytes, parse (``tools/webhook_envelope.py``), store every change durably, commit, dispatch. It
+bytes, parse (``tools/webhook_envelope.py``), store every change durably, commit, dispatch. Delivery statuses
+(a change carrying only ``statuses``, nearly every POST of a campaign) are only stored, ``queued``, and
+acknowledged: the applier cron applies them in batches (``whatsapp.webhook.event._cron_apply_statuses``). It
 takes an environment and a werkzeug request and returns an HTTP status; it is called by the controller
 (``main.py``), through Odoo's regular dispatch. (A "fast lane" serving the POST before Odoo's routing saved
 nothing measurable on the real path, statuses of chatter messages, and skipped every ``ir.http`` hook of
@@ -65,7 +67,8 @@ def read_body(httprequest):
 
 
 def receive(env, httprequest):
-    """Verify the signature over the raw body, then parse, store every change durably, commit, dispatch.
+    """Verify the signature over the raw body, then parse, store every change durably, commit, dispatch
+    (status-only changes are stored ``queued`` for the applier, not dispatched here).
 
     Nothing of the body is decoded before its signature is verified. A signed body is Meta's: it is always
     answered 200 and kept, whatever it contains (cleaned; what cannot be parsed is kept whole in an event
@@ -115,7 +118,7 @@ def receive(env, httprequest):
     if changes:
         try:
             # fast path: the events and their handlers' effects are committed at once (no savepoint)
-            Event._store_changes(changes, dispatch=True)
+            Event._store_changes(changes, dispatch=True, queue_statuses=True)
             Event._store_rejects(rejects)
             cr.commit()
             return 200
@@ -123,7 +126,7 @@ def receive(env, httprequest):
             _logger.debug("WhatsApp webhook: one-transaction dispatch failed, storing first", exc_info=True)
             cr.rollback()
     try:
-        event_ids = Event._store_changes(changes)
+        event_ids = Event._store_changes(changes, queue_statuses=True)
         Event._store_rejects(rejects)
         cr.commit()  # durable before anything else may fail
     except Exception:
@@ -135,7 +138,7 @@ def receive(env, httprequest):
         return 200
     if event_ids:
         try:
-            Event.browse(event_ids)._process()
+            Event.browse(event_ids)._process()  # the queued statuses are not in its states: the applier's
             cr.commit()
         except Exception:
             # stored and committed: the cron retries it; Meta must not resend it

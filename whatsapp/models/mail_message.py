@@ -1,3 +1,5 @@
+from collections import defaultdict
+
 from odoo import fields, models
 from odoo.addons.mail.tools.discuss import Store
 
@@ -100,11 +102,14 @@ class MailMessage(models.Model):
         return result
 
     def _whatsapp_bus_send_status(self):
-        """Push the ticks of these messages to their chats."""
-        values = self._whatsapp_status_values()
-        for message, vals in values.items():
-            channel = self.env["discuss.channel"].browse(message.res_id).sudo()  # sudo: bus target only
-            channel._bus_send_store(message, vals)
+        """Push the ticks of these messages to their chats: one bus message per chat, whatever the number of
+        its messages (a batch of statuses moves many ticks of one chat at once)."""
+        by_channel = defaultdict(Store)
+        for message, vals in self._whatsapp_status_values().items():
+            by_channel[message.res_id].add(message, vals)
+        for channel_id, store in by_channel.items():
+            channel = self.env["discuss.channel"].browse(channel_id).sudo()  # sudo: bus target only
+            channel._bus_send_store(store)
 
     def _message_reaction(self, content, action, partner, guest, store: Store = None):
         """An operator's reaction in a WhatsApp chat is sent to WhatsApp (an empty emoji removes it)."""

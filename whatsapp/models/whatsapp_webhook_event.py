@@ -1,10 +1,12 @@
 import hashlib
 import json
 import logging
+import time
 import traceback
+from collections import defaultdict
 from datetime import timedelta
 
-from odoo import SUPERUSER_ID, api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models, modules
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 from psycopg2 import errors as pg_errors
@@ -17,6 +19,13 @@ MAX_ATTEMPTS = 8  # after this many failures an event stays failed, visible, and
 CRON_BATCH = 200  # events processed per cron run
 FIRST_DISPATCH_GRACE = timedelta(minutes=2)  # the request dispatches new events itself; the cron is the net
 RETENTION_DAYS = 30  # done/ignored events are vacuumed after this
+APPLY_BATCH = 500  # queued status events applied per transaction by the applier
+APPLY_BUDGET = 30.0  # seconds an applier run keeps going before it hands over to a new run
+APPLY_PAUSE = 0.1  # seconds the applier lets statuses accumulate after a short batch (bigger batches)
+APPLY_IDLE = 1.0  # seconds without a status before an applier run ends (see :meth:`_trigger_applier`)
+TRIGGER_EVERY = 0.25  # a process wakes the applier at most this often (< APPLY_IDLE: see _trigger_applier)
+#: database name -> ``time.time()`` of this process's last committed wake-up of the applier
+_applier_triggered = {}
 #: the field of the event keeping a signed body (whole) that could not be parsed, for reprocessing
 UNPARSED = "unparsed"
 
@@ -68,6 +77,11 @@ class WhatsAppWebhookEvent(models.Model):
     :data:`WEBHOOK_HANDLERS` names for its ``field``, ``account.<method>(value, event)``. A handler that
     raises leaves the event ``failed`` with its error; the cron retries it with exponential backoff, an
     administrator can reprocess it by hand.
+
+    Delivery statuses (a ``messages`` change carrying only ``statuses``: nearly every call of a campaign) are
+    not dispatched by the request: they are stored ``queued``, committed, acknowledged, and applied in
+    batches by the applier (:meth:`_cron_apply_statuses`): one ``_apply_meta_statuses`` per account for
+    hundreds of statuses, one push per author and chat, one commit.
     """
 
     _name = "whatsapp.webhook.event"
@@ -83,7 +97,13 @@ class WhatsAppWebhookEvent(models.Model):
     entry_uid = fields.Char("Entry ID", readonly=True, help="The WABA id of the webhook entry.")
     dedupe_key = fields.Char(required=True, readonly=True)
     state = fields.Selection(
-        [("pending", "Pending"), ("done", "Done"), ("failed", "Failed"), ("ignored", "Ignored")],
+        [
+            ("queued", "To Apply"),
+            ("pending", "Pending"),
+            ("done", "Done"),
+            ("failed", "Failed"),
+            ("ignored", "Ignored"),
+        ],
         default="pending",
         required=True,
         readonly=True,
@@ -100,6 +120,11 @@ class WhatsAppWebhookEvent(models.Model):
         self.env.cr.execute(
             """CREATE INDEX IF NOT EXISTS whatsapp_webhook_event_todo_idx ON whatsapp_webhook_event
                (next_attempt, id) WHERE state IN ('pending', 'failed')"""
+        )
+        # the statuses acknowledged and not applied yet, for the applier (a few hundred rows at most)
+        self.env.cr.execute(
+            """CREATE INDEX IF NOT EXISTS whatsapp_webhook_event_queued_idx ON whatsapp_webhook_event (id)
+               WHERE state = 'queued'"""
         )
 
     # ------------------------------------------------------------
@@ -216,7 +241,7 @@ class WhatsAppWebhookEvent(models.Model):
         return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
-    def _store_changes(self, changes, dispatch=False):
+    def _store_changes(self, changes, dispatch=False, queue_statuses=False):
         """Insert the changes of one payload in one statement; duplicates are skipped.
 
         Run it first in its transaction and commit right after: under Odoo's REPEATABLE READ isolation a
@@ -230,8 +255,13 @@ class WhatsAppWebhookEvent(models.Model):
         which records a handler's failure on its event). Either way nothing is acknowledged before the
         event is committed.
 
+        With ``queue_statuses``, a change that is only delivery statuses (:meth:`_is_status_only`) of an
+        account is stored ``queued`` instead, neither dispatched nor left to the retry cron: the applier
+        (:meth:`_apply_queued_statuses`) applies it, woken up by :meth:`_trigger_applier` once committed.
+
         :param list changes: tuples ``(account_id, field, value, entry_uid, entry_time)``, value a dict
         :param bool dispatch: run the handlers now (see above)
+        :param bool queue_statuses: store status-only changes ``queued`` (see above)
         :return: ids of the events created by this call (not those already there)
         """
         if not changes:
@@ -240,7 +270,9 @@ class WhatsAppWebhookEvent(models.Model):
         rows = []
         for account_id, field, value, entry_uid, entry_time in changes:
             value_json = canonical_json(value)
-            if dispatch:  # committed with the handlers' effects, or not at all
+            if queue_statuses and account_id and self._is_status_only(field, value):
+                state, attempts, next_attempt = "queued", 0, None
+            elif dispatch:  # committed with the handlers' effects, or not at all
                 state = "done" if account_id and field in WEBHOOK_HANDLERS else "ignored"
                 attempts, next_attempt = 1, None
             else:
@@ -265,7 +297,7 @@ class WhatsAppWebhookEvent(models.Model):
         query = SQL(
             """INSERT INTO whatsapp_webhook_event (account_id, field, value, entry_uid, dedupe_key, state, attempts,
                                                    next_attempt, create_uid, create_date, write_uid, write_date)
-               VALUES %s ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, account_id, field, value""",
+               VALUES %s ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, account_id, field, value, state""",
             SQL(", ").join(rows),
         )
         for retry in (True, False):
@@ -277,13 +309,29 @@ class WhatsAppWebhookEvent(models.Model):
                 if not retry:
                     raise
                 self.env.cr.rollback()
+        queued = [row for row in created if row[4] == "queued"]
+        if queued:
+            self._trigger_applier()
         if dispatch:
             su_events = self.with_user(SUPERUSER_ID)
-            for event_id, account_id, field, value in created:
+            for event_id, account_id, field, value, state in created:
+                if state == "queued":
+                    continue
                 handler = self._get_handler(account_id, field)
                 if handler is not None:
                     handler(json.loads(value), su_events.browse(event_id))
         return [row[0] for row in created]
+
+    @api.model
+    def _is_status_only(self, field, value):
+        """Whether a change is only delivery statuses (no inbound message, no error): applied in batches."""
+        return (
+            field == "messages"
+            and isinstance(value, dict)
+            and bool(value.get("statuses"))
+            and not value.get("messages")
+            and not value.get("errors")
+        )
 
     @api.model
     def _handler_name(self, field):
@@ -425,6 +473,135 @@ class WhatsAppWebhookEvent(models.Model):
         self.browse(ids)._process()
         if len(ids) >= limit:
             self.env.ref("whatsapp.ir_cron_whatsapp_webhook_event_process")._trigger()
+
+    # ------------------------------------------------------------
+    # APPLY QUEUED STATUSES (the applier)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _trigger_applier(self):
+        """Wake the applier up once this transaction commits, at most every :data:`TRIGGER_EVERY` seconds
+        per process: a trigger (an INSERT, and a NOTIFY on a connection of its own) per status would cost
+        about what applying it costs.
+
+        Skipping is safe: Odoo deletes, after a run, only the triggers its transaction saw when it started,
+        so the run that consumes this process's last trigger began after that trigger was committed; a run
+        ends only after :data:`APPLY_IDLE` seconds without a status (much more than :data:`TRIGGER_EVERY`
+        plus a request's commit), so it sees every status committed in the meantime. The cron's own
+        interval is the last net.
+        """
+        dbname, now = self.env.cr.dbname, time.time()
+        last = _applier_triggered.get(dbname, 0)
+        if now - last < TRIGGER_EVERY:
+            return
+        cron = self.env.ref("whatsapp.ir_cron_whatsapp_webhook_event_apply", raise_if_not_found=False)
+        if not cron:
+            return
+        cron._trigger()
+        _applier_triggered[dbname] = now
+        # a trigger rolled back woke nobody: the next status must trigger again
+        self.env.cr.postrollback.add(lambda: _applier_triggered.__setitem__(dbname, last))
+
+    @api.model
+    def _apply_queued_statuses(self, limit=APPLY_BATCH):
+        """Apply one batch of queued statuses, oldest first, in the current transaction (the caller commits).
+
+        * claimed with ``FOR UPDATE SKIP LOCKED``: two appliers (two cron workers, two servers) take
+          different events; an event is marked done in the transaction that applies it, so a crash before
+          the commit leaves it queued with nothing applied, and it is applied once by the next batch;
+        * the statuses of each account go to one ``whatsapp.message._apply_meta_statuses`` call, in a
+          savepoint: the highest status of each message wins (a status overtaken within the batch is never
+          written nor pushed), messages are updated in one UPDATE, chatter ticks pushed once per author and
+          Discuss ticks once per chat;
+        * a concurrency conflict (a send writing the same messages) leaves the account's events queued for
+          the next batch, on a fresh snapshot; any other failure hands them over to the retry cron
+          (``pending``), which dispatches them one by one and records the error on each.
+
+        :return: number of events claimed
+        """
+        self.flush_model()
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                """SELECT id, account_id, value FROM whatsapp_webhook_event WHERE state = 'queued'
+                 ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                limit,
+            )
+        )
+        rows = cr.fetchall()
+        if not rows:
+            return 0
+        by_account = defaultdict(list)  # account id -> [(event id, statuses)], oldest first
+        for event_id, account_id, value in rows:
+            by_account[account_id].append((event_id, json.loads(value).get("statuses") or []))
+        Message = self.env["whatsapp.message"].with_user(SUPERUSER_ID)
+        accounts = self.env["whatsapp.account"].with_user(SUPERUSER_ID).with_context(active_test=False)
+        outcome = {"done": [], "pending": [], "ignored": []}
+        for account_id, events in by_account.items():
+            ids = [event_id for event_id, _statuses in events]
+            if not account_id:  # the account was deleted since
+                outcome["ignored"] += ids
+                continue
+            try:
+                with cr.savepoint():
+                    Message._apply_meta_statuses(
+                        accounts.browse(account_id), [s for _id, statuses in events for s in statuses]
+                    )
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                _logger.info(
+                    "WhatsApp statuses of account %s: concurrent update, applied next batch", account_id
+                )
+            except Exception:  # noqa: BLE001 - kept on each event by the retry cron, which dispatches them alone
+                _logger.exception(
+                    "WhatsApp statuses of account %s: batch failed, handed to the retry cron", account_id
+                )
+                outcome["pending"] += ids
+            else:
+                outcome["done"] += ids
+        for state, ids in outcome.items():
+            if ids:
+                cr.execute(
+                    SQL(
+                        """UPDATE whatsapp_webhook_event
+                              SET state = %s, attempts = attempts + %s, next_attempt = %s,
+                                  write_date = clock_timestamp() AT TIME ZONE 'UTC'
+                            WHERE id IN %s""",
+                        state,
+                        int(state != "pending"),
+                        fields.Datetime.now() if state == "pending" else None,
+                        tuple(ids),
+                    )
+                )
+        self.invalidate_model(["state", "attempts", "next_attempt", "write_date"])
+        if outcome["pending"]:
+            self.env.ref("whatsapp.ir_cron_whatsapp_webhook_event_process")._trigger()
+        return len(rows)
+
+    @api.model
+    def _cron_apply_statuses(self):
+        """The applier: batches of queued statuses, each committed, until none came for
+        :data:`APPLY_IDLE` seconds; after :data:`APPLY_BUDGET` seconds a new run takes over (the cron
+        worker serves other jobs in between). A short batch is followed by a pause of
+        :data:`APPLY_PAUSE` (statuses accumulate: fewer, bigger batches, at a small lag)."""
+        if modules.module.current_test:  # never commit under tests: apply what is there
+            while self._apply_queued_statuses():
+                pass
+            return
+        started = last_work = time.monotonic()
+        while True:
+            count = self._apply_queued_statuses()
+            self.env.cr.commit()
+            now = time.monotonic()
+            if count:
+                last_work = now
+            if now - started > APPLY_BUDGET:
+                self.env.ref("whatsapp.ir_cron_whatsapp_webhook_event_apply")._trigger()
+                self.env.cr.commit()
+                return
+            if now - last_work > APPLY_IDLE:
+                return
+            if count < APPLY_BATCH:
+                time.sleep(APPLY_PAUSE)
 
     def action_reprocess(self):
         """Reprocess by hand, whatever the number of attempts (done events are left alone)."""

@@ -1,6 +1,7 @@
 from . import test_whatsapp_account
 from . import test_webhook_controller
 from . import test_webhook_inbox
+from . import test_webhook_status_applier
 from . import test_whatsapp_template_validation
 from . import test_whatsapp_template_meta
 from . import test_whatsapp_message

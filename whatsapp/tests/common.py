@@ -212,10 +212,12 @@ class WhatsAppCommon(MockGraphMixin, SandboxMixin):
     def _sign(body, secret=SANDBOX_SECRET):
         return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
-    def _post_webhook(self, payload, secret=SANDBOX_SECRET, signature=None, headers=None):
+    def _post_webhook(self, payload, secret=SANDBOX_SECRET, signature=None, headers=None, apply=True):
         """POST ``payload`` (dict, str or bytes) to the webhook, signed with ``secret``.
 
         :param signature: exact ``X-Hub-Signature-256`` header to send instead (``False``: no header)
+        :param bool apply: then run the status applier, as its cron does on a server (crons do not run in
+            tests): the statuses the webhook acknowledged are applied when this returns
         :return: the ``requests`` response
         """
         if isinstance(payload, dict | list):
@@ -229,7 +231,20 @@ class WhatsAppCommon(MockGraphMixin, SandboxMixin):
             all_headers["X-Hub-Signature-256"] = signature
         response = self.url_open("/whatsapp/webhook", data=body, headers=all_headers, timeout=60)
         self.env.invalidate_all()  # the request wrote through the shared test cursor
+        if apply:
+            self._apply_statuses()
         return response
+
+    def _apply_statuses(self):
+        """Run the status applier (``whatsapp.webhook.event._cron_apply_statuses``) as its cron does.
+
+        :return: the events it applied
+        """
+        Event = self.env["whatsapp.webhook.event"].sudo()  # sudo: the cron runs as superuser
+        queued = Event.search([("state", "=", "queued")])
+        Event._cron_apply_statuses()
+        self.env.invalidate_all()
+        return queued
 
     def assertReadyTemplate(self, template, header_format, header_handle="4::cmVhZHk="):
         """A ready template shipped as data (bridges): a draft that passes the template's own checks, whose
