@@ -3,7 +3,8 @@
 
 The addons of ``--before`` (a git revision, default ``HEAD``) are exported to a temporary directory
 (``git archive``) and served by one Odoo server; the working tree by another; both on the same database
-(the change must not alter its schema), both prefork ``--workers 2``, posted to in interleaved rounds by
+(the change must not alter its schema), both prefork ``--workers 2`` (the working tree's with a cron worker,
+the status applier's), posted to in interleaved rounds by
 ``status_ingest.py``'s load client (chatter path by default). Prints events/s, p50/p99, the CPU per
 event of each side for each version, and their ratio.
 
@@ -62,7 +63,10 @@ def compare(args, odoo, registry, make_servers, name):
                 tally = status_ingest.Tally(f"{label}, {status_ingest.PATHS[path]}")
                 sides.append((tally, server, status_ingest.bodies(phone_uid, waba_uid, mine[: args.count])))
             sessions = benchlib.SessionCounter(args)
-            status_ingest.interleave(sides, args.rounds, args.clients, sessions)
+            # each round waits for the statuses its server left to the applier cron (none when they are
+            # applied in the request), so that a round's CPU is its statuses' whole cost
+            drain = status_ingest.drainer(registry, state["account"][0])
+            status_ingest.interleave(sides, args.rounds, args.clients, sessions, drain)
             sessions.close()
             results[path] = [tally.result() for tally, _server, _bodies in sides]
     finally:
@@ -108,7 +112,7 @@ def main(argv=None):
                     args, args.http_port, workers=args.workers, name="before", addons=before
                 ),
                 "after (working tree)": benchlib.OdooServer(
-                    args, args.http_port + 2, workers=args.workers, name="after"
+                    args, args.http_port + 2, workers=args.workers, cron_threads=1, name="after"
                 ),
             },
             "status_ab",

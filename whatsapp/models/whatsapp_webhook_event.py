@@ -22,8 +22,8 @@ RETENTION_DAYS = 30  # done/ignored events are vacuumed after this
 APPLY_BATCH = 500  # queued status events applied per transaction by the applier
 APPLY_BUDGET = 30.0  # seconds an applier run keeps going before it hands over to a new run
 APPLY_PAUSE = 0.1  # seconds the applier lets statuses accumulate after a short batch (bigger batches)
-APPLY_IDLE = 1.0  # seconds without a status before an applier run ends (see :meth:`_trigger_applier`)
-TRIGGER_EVERY = 0.25  # a process wakes the applier at most this often (< APPLY_IDLE: see _trigger_applier)
+APPLY_IDLE = 2.0  # seconds without a status before an applier run ends (see :meth:`_trigger_applier`)
+TRIGGER_EVERY = 0.5  # a process wakes the applier at most this often (< APPLY_IDLE: see _trigger_applier)
 #: database name -> ``time.time()`` of this process's last committed wake-up of the applier
 _applier_triggered = {}
 #: the field of the event keeping a signed body (whole) that could not be parsed, for reprocessing
