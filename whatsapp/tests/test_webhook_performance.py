@@ -1,4 +1,5 @@
 import time
+from types import SimpleNamespace
 from unittest.mock import patch
 
 from odoo.tests import tagged
@@ -61,15 +62,23 @@ class TestWebhookPerformance(WhatsAppHttpCase):
         self.assertRecordValues(event, [{"state": "done", "attempts": 1, "error": False}])
 
     def test_status_trigger_once_per_period(self):
-        """The first status of a period wakes the applier (one cron trigger), the next ones do not."""
+        """The first status of a period wakes the applier (one cron trigger), the next ones of the period
+        do not; the first one after it does again."""
         cron = self.env.ref("whatsapp.ir_cron_whatsapp_webhook_event_apply")
         Trigger = self.env["ir.cron.trigger"].sudo()  # sudo: technical table, assertions
         before = Trigger.search_count([("cron_id", "=", cron.id)])
-        with patch.dict(whatsapp_webhook_event._applier_triggered, {}, clear=True):
+        clock = SimpleNamespace(time=lambda: 1000.0)
+        with (
+            patch.dict(whatsapp_webhook_event._applier_triggered, {}, clear=True),
+            patch.object(whatsapp_webhook_event, "time", clock),
+        ):
             self._post_status("wamid.PERF0", apply=False)
+            clock.time = lambda: 1000.0 + whatsapp_webhook_event.TRIGGER_EVERY / 2
             self._post_status("wamid.PERF1", apply=False)
-            self.assertIn(self.env.cr.dbname, whatsapp_webhook_event._applier_triggered)
-        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), before + 1)
+            self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), before + 1)
+            clock.time = lambda: 1000.0 + whatsapp_webhook_event.TRIGGER_EVERY * 1.5
+            self._post_status("wamid.PERF2", apply=False)
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), before + 2)
 
     def test_applier_query_count(self):
         """One batch of the applier costs the same queries for 2 statuses as for 20 (chatter-less messages)."""
