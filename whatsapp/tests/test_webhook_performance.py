@@ -138,6 +138,36 @@ class TestWebhookPerformance(WhatsAppHttpCase):
         self.assertIn("handler bug", event.error)
         self.assertTrue(event.next_attempt, "the cron retries it")
 
+    def test_handler_failure_keeps_statuses_for_the_applier(self):
+        """A payload whose other change fails takes the durable path: its statuses are still stored queued,
+        the applier woken, and applied; the failing change is kept failed for the cron."""
+        message = self._sent_message("wamid.PERF0")
+        payload = self._make_payload("account_update", {"event": "X"})
+        payload["entry"].append(self._make_payload("messages", self._status_value("wamid.PERF0"))["entry"][0])
+
+        def explode(account, value, event):
+            raise ValueError("handler bug")
+
+        cron = self.env.ref("whatsapp.ir_cron_whatsapp_webhook_event_apply")
+        Trigger = self.env["ir.cron.trigger"].sudo()  # sudo: technical table, assertions
+        before = Trigger.search_count([("cron_id", "=", cron.id)])
+        with (
+            patch.object(type(self.env["whatsapp.account"]), "_webhook_account_update", explode),
+            patch.dict(whatsapp_webhook_event._applier_triggered, {}, clear=True),
+            mute_logger(EVENT_LOGGER),
+        ):
+            response = self._post_webhook(payload, apply=False)
+            # the first wake-up was rolled back with the failed dispatch: the stored statuses woke it again
+            self.assertGreater(whatsapp_webhook_event._applier_triggered[self.env.cr.dbname], 0)
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), before + 1)
+        self.assertEqual(response.status_code, 200)
+        status = self._events(field="messages")
+        self.assertRecordValues(status, [{"state": "queued"}])
+        self.assertRecordValues(self._events(field="account_update"), [{"state": "failed", "attempts": 1}])
+        self._apply_statuses()
+        self.assertEqual(message.state, "delivered")
+        self.assertRecordValues(status, [{"state": "done", "attempts": 1}])
+
     def test_account_table_follows_changes(self):
         """The cached routing/signature table is refreshed when an account's secret or state changes."""
         self._post_status("wamid.PERF0")
