@@ -332,12 +332,14 @@ class DiscussChannel(models.Model):
             )
         else:
             body = self.env._("answers “%(template)s”", template=template)
-        # shown as "<customer> answers “Sales: Quotation”, sent from S00042" (Discuss prefixes the author)
+        # shown as "<customer> answers “Sales: Quotation”, sent from S00042" (Discuss prefixes the author);
+        # silent: context in the chat, not a toast of its own (the customer's answer right after it is one)
         self.with_context(whatsapp_inbound=True).message_post(
             author_id=self.whatsapp_partner_id.id,
             body=body,
             message_type="notification",
             subtype_xmlid="mail.mt_note",
+            silent=True,
         )
 
     def _whatsapp_link_answer(self, message, template_message):
@@ -364,6 +366,20 @@ class DiscussChannel(models.Model):
             message_type="comment",
             subtype_xmlid="mail.mt_note",
             author_id=self.whatsapp_partner_id.id,
+        )
+        self._whatsapp_bus_send_thread_update(record)
+
+    @api.model
+    def _whatsapp_bus_send_thread_update(self, record):
+        """Tell the web clients that the chatter of ``record`` has new messages: a form view showing it
+        fetches them (with its user's rights), live. The note is posted by the webhook (as superuser) and
+        notifies nobody, so mail pushes nothing to whoever has the record open. Sent to the internal users
+        (their clients subscribe to their groups); the payload only names the record."""
+        # sudo: bus target only (the group of internal users)
+        self.env["bus.bus"].sudo()._sendone(
+            self.env.ref("base.group_user").sudo(),
+            "whatsapp/thread_update",
+            {"model": record._name, "id": record.id},
         )
 
     # ------------------------------------------------------------

@@ -1,6 +1,8 @@
+import json
 from datetime import UTC, datetime, timedelta
 
 from freezegun import freeze_time
+from odoo.addons.bus.models.bus import channel_with_db, json_dump
 from odoo.addons.mail.tests.common import mail_new_test_user
 from odoo.tests import tagged
 
@@ -62,6 +64,56 @@ class TestDiscussRouting(WhatsAppDiscussCase):
         with freeze_time(T0 + timedelta(days=14, hours=1)):
             self.receive_text("Anything else?")
         self.assertEqual(self.member_users(chat), self.user_wa)
+
+    def bus_notifications(self, target, after_id):
+        """``[(type, payload)]`` sent to ``target`` on the bus after the bus message ``after_id``."""
+        self.env.cr.precommit.run()  # the bus messages are created just before the commit
+        rows = (
+            self.env["bus.bus"]
+            .sudo()
+            .search(
+                [
+                    ("id", ">", after_id),
+                    ("channel", "=", json_dump(channel_with_db(self.env.cr.dbname, target))),
+                ],
+                order="id",
+            )
+        )
+        return [(msg["type"], msg["payload"]) for msg in map(json.loads, rows.mapped("message"))]
+
+    def last_bus_id(self):
+        self.env.cr.precommit.run()
+        return self.env["bus.bus"].sudo().search([], order="id desc", limit=1).id
+
+    def test_answer_pushed_live(self):
+        """The answer's note reaches a form view showing the record (a push naming the record, its chatter
+        fetches the note); the context in the chat is silent (no toast of its own), the answer is not."""
+        with freeze_time(T0):
+            self.send_template(self.user_wa)
+        before = self.last_bus_id()
+        with freeze_time(T0 + timedelta(hours=1)):
+            answer = self.receive_text("Yes please")
+        pushed = self.bus_notifications(self.env.ref("base.group_user"), before)
+        self.assertEqual(
+            pushed, [("whatsapp/thread_update", {"model": "res.partner", "id": self.customer.id})]
+        )
+        chat = self.chat()
+        new_messages = [
+            payload
+            for kind, payload in self.bus_notifications(chat, before)
+            if kind == "discuss.channel/new_message"
+        ]
+        self.assertEqual(len(new_messages), 2, "the context, then the answer")
+        context, posted = new_messages
+        self.assertIn("answers “", context["data"]["mail.message"][0]["body"])
+        self.assertTrue(context.get("silent"), "the context is no toast")
+        self.assertEqual(posted["data"]["mail.message"][0]["id"], answer.mail_message_id.id)
+        self.assertFalse(posted.get("silent"), "the customer's answer is one")
+        # a message that answers no template pushes nothing to records
+        before = self.last_bus_id()
+        with freeze_time(T0 + timedelta(hours=2)):
+            self.receive_text("Anything else?")
+        self.assertEqual(self.bus_notifications(self.env.ref("base.group_user"), before), [])
 
     def test_answer_stamped_before_the_send(self):
         """Meta's clock may be behind Odoo's: a quick answer stamped before the template still answers it."""
