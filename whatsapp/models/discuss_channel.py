@@ -161,6 +161,9 @@ class DiscussChannel(models.Model):
             number, parsed.bsuid, parsed.profile_name, companies=message.account_id.allowed_company_ids
         )
         channel = self._whatsapp_get_channel(message.account_id, number, parsed.bsuid, partner)
+        # what is written below (the chat's context, placeholders, the record's note) is read by the company's
+        # users: in its language, not the superuser's English the webhook runs in
+        channel = channel.with_context(lang=message.account_id._whatsapp_company_lang())
         answered, users = channel._whatsapp_route(number, when)
         channel.write(
             {

@@ -5,6 +5,7 @@ phone number data, refreshed daily and by webhooks), onboarding facts, Meta's te
 handlers of the webhook fields routed to an account (see ``whatsapp.webhook.event``).
 """
 
+import functools
 import json
 import logging
 import secrets
@@ -46,6 +47,19 @@ CONNECTION_ERRORS = {
     "transient": _lt("Meta could not be reached: check the server's internet access and retry."),
     "unknown": _lt("Meta refused the connection test (error %(code)s): %(message)s"),
 }
+
+
+def in_company_lang(handler):
+    """Run a webhook handler in the language of the account's company (:meth:`_whatsapp_company_lang`): the
+    webhook runs as the superuser, whose language is English, and what it writes in chatters is read by the
+    company's users."""
+
+    @functools.wraps(handler)
+    def wrapper(self, value, event):
+        return handler(self.with_context(lang=self._whatsapp_company_lang()), value, event)
+
+    return wrapper
+
 
 DEFAULT_OPTOUT_KEYWORDS = (
     "STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, ARRET, ARRÊT, ARRÊTER, ARRETER, STOPP, BAJA, PARAR"
@@ -546,6 +560,13 @@ class WhatsAppAccount(models.Model):
         )
         return users.partner_id - self.env.ref("base.partner_root")
 
+    def _whatsapp_company_lang(self):
+        """The language of the account's company (of its first company, else the main company): the one
+        chatter entries written without a user (webhooks, as the superuser) are written in."""
+        companies = self.allowed_company_ids.sorted(lambda c: (c.sequence, c.id))[:1]
+        companies = companies or self.env.ref("base.main_company", raise_if_not_found=False)
+        return (companies and companies.partner_id.lang) or self.env.lang or "en_US"
+
     @api.model
     def _format_unix(self, timestamp):
         try:
@@ -748,6 +769,7 @@ class WhatsAppAccount(models.Model):
         )
         _logger.info("WhatsApp account %s: Meta reported error %s: %s", self.id, error.get("code"), text)
 
+    @in_company_lang
     def _webhook_account_update(self, value, event):
         """Store an ``account_update`` event on the account and tell the administrators; a restricted,
         banned or deleted account pauses its sending queue.
@@ -807,6 +829,7 @@ class WhatsAppAccount(models.Model):
         if self.meta_status in ("restricted", "banned", "deleted"):
             self._whatsapp_pause_queue(self.meta_last_event or self.meta_status)
 
+    @in_company_lang
     def _webhook_phone_number_quality_update(self, value, event):
         """``{"display_phone_number", "event": FLAGGED|UNFLAGGED|UPGRADE|DOWNGRADE|ONBOARDING|
         THROUGHPUT_UPGRADE, "current_limit": "TIER_10K"}``: sent to every account of the WABA, applied by the
@@ -829,6 +852,7 @@ class WhatsAppAccount(models.Model):
             vals["throughput_level"] = "high"
         self._health_apply(vals, reason=name)
 
+    @in_company_lang
     def _webhook_phone_number_name_update(self, value, event):
         """``{"display_phone_number", "decision": APPROVED|REJECTED|DEFERRED, "requested_verified_name",
         "rejection_reason"?}``."""
@@ -905,21 +929,25 @@ class WhatsAppAccount(models.Model):
             )
         return template
 
+    @in_company_lang
     def _webhook_message_template_status_update(self, value, event):
         template = self._find_webhook_template(value)
         if template:
             template._apply_status_event(value)
 
+    @in_company_lang
     def _webhook_message_template_quality_update(self, value, event):
         template = self._find_webhook_template(value)
         if template:
             template._apply_quality_event(value)
 
+    @in_company_lang
     def _webhook_template_category_update(self, value, event):
         template = self._find_webhook_template(value)
         if template:
             template._apply_category_event(value)
 
+    @in_company_lang
     def _webhook_message_template_components_update(self, value, event):
         template = self._find_webhook_template(value)
         if template:

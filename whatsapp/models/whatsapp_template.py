@@ -13,6 +13,7 @@ import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 
+from markupsafe import Markup
 from odoo import _lt, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.safe_eval import safe_eval, time
@@ -1051,8 +1052,29 @@ class WhatsAppTemplate(models.Model):
                 ]
                 vals["approved_before_edit"] = False
             template.with_context(whatsapp_template_sync=True).write(vals)
-            template.message_post(body=self.env._("Submitted to Meta for approval."))
+            # the submitter follows the template: Meta's decision, posted by the webhook, reaches them
+            template.message_subscribe(partner_ids=self.env.user.partner_id.ids)
+            template.message_post(body=template._submit_outcome_text(), subtype_xmlid="mail.mt_note")
+        if len(self) == 1:
+            return self._notify(
+                self._submit_outcome_text(),
+                reload=True,
+                title=self.env._("Submitted to Meta"),
+                kind="success" if self.status == "approved" else "info",
+            )
         return True
+
+    def _submit_outcome_text(self):
+        """What a submit did, in the user's words: approved at once, or waiting for Meta's review."""
+        self.ensure_one()
+        if self.status == "approved":
+            return self.env._("Meta approved “%(name)s” at once: it can be sent.", name=self.name)
+        return self.env._(
+            "“%(name)s” is waiting for Meta's review (usually a few minutes, up to 24 hours). Its status "
+            "changes by itself when Meta decides; if Meta rejects it, the reason shows on the template: edit "
+            "it and submit it again.",
+            name=self.name,
+        )
 
     def _create_on_meta(self, client, payload):
         """Create the template on Meta, idempotently.
@@ -1317,12 +1339,14 @@ class WhatsAppTemplate(models.Model):
         commands += [fields.Command.delete(button.id) for button in existing[len(remote_buttons) :]]
         return commands
 
-    def _notify(self, message, reload=False):
+    def _notify(self, message, reload=False, title=None, kind="success"):
         action = {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"type": "success", "message": message, "sticky": False},
+            "params": {"type": kind, "message": message, "sticky": False},
         }
+        if title:
+            action["params"]["title"] = title
         if reload:
             action["params"]["next"] = {"type": "ir.actions.client", "tag": "soft_reload"}
         return action
@@ -1349,7 +1373,13 @@ class WhatsAppTemplate(models.Model):
             )
         elif status:
             vals["status"] = status
-            notes.append(self.env._("Meta status: %(status)s.", status=raw))
+            notes.append(
+                self.env._(
+                    "Status: %(status)s (Meta: %(raw)s).",
+                    status=dict(self._fields["status"]._description_selection(self.env))[status],
+                    raw=raw,
+                )
+            )
         else:
             notes.append(self.env._("Meta event: %(status)s.", status=raw))
         reason = value.get("reason")
@@ -1368,8 +1398,17 @@ class WhatsAppTemplate(models.Model):
         if disable_date:
             vals["disable_date"] = _parse_date(disable_date)
             notes.append(self.env._("Disabled on: %(date)s.", date=disable_date))
+        if status == "rejected":
+            notes.append(self.env._("Edit the template and submit it again for approval."))
+        elif status == "paused":
+            notes.append(self.env._("It cannot be sent until Meta lifts the pause."))
         self.with_context(whatsapp_template_sync=True).write(vals)
-        self.message_post(body="\n".join(notes))
+        # Meta's decisions notify the followers (who created and who submitted the template); other events
+        # are notes
+        decision = status in ("approved", "rejected", "paused", "disabled")
+        self.message_post(
+            body=Markup("<br/>").join(notes), subtype_xmlid="mail.mt_comment" if decision else "mail.mt_note"
+        )
 
     def _apply_quality_event(self, value):
         self.ensure_one()

@@ -7,12 +7,13 @@ from odoo.addons.mail.tests.common import mail_new_test_user
 from odoo.tests import tagged
 
 from .common_discuss import WhatsAppDiscussCase
+from .common_i18n import I18nCheckMixin
 
 T0 = datetime(2026, 3, 2, 9, 0, 0)
 
 
 @tagged("whatsapp", "post_install", "-at_install")
-class TestDiscussRouting(WhatsAppDiscussCase):
+class TestDiscussRouting(I18nCheckMixin, WhatsAppDiscussCase):
     """The 15-day routing of both flows and the notification rules (see ``discuss_channel.py``)."""
 
     @classmethod
@@ -114,6 +115,21 @@ class TestDiscussRouting(WhatsAppDiscussCase):
         with freeze_time(T0 + timedelta(hours=2)):
             self.receive_text("Anything else?")
         self.assertEqual(self.bus_notifications(self.env.ref("base.group_user"), before), [])
+
+    def test_answer_written_in_the_company_language(self):
+        """The webhook runs as the superuser (English): the chat's context and the record's note are written
+        in the language of the account's company."""
+        self._load_french(["whatsapp"])
+        self.env.company.partner_id.lang = "fr_FR"
+        self.account.sudo().allowed_company_ids = self.env.company
+        with freeze_time(T0):
+            self.send_template(self.user_wa)
+        with freeze_time(T0 + timedelta(hours=1)):
+            self.receive_text("Oui")
+        context = self.chat_messages(self.chat()).filtered(lambda m: m.message_type == "notification")
+        self.assertIn("répond à « ", str(context.body))
+        note = self.customer.message_ids.filtered(lambda m: "discuss.channel_" in str(m.body))
+        self.assertIn("Le client a répondu au modèle WhatsApp", str(note.body))
 
     def test_answer_stamped_before_the_send(self):
         """Meta's clock may be behind Odoo's: a quick answer stamped before the template still answers it."""

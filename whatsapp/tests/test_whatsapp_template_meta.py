@@ -1,4 +1,5 @@
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 from freezegun import freeze_time
 from odoo.exceptions import UserError, ValidationError
@@ -127,13 +128,28 @@ class TestWhatsAppTemplateSandbox(WhatsAppTemplateCase):
 
     def test_submit_creates_on_meta(self):
         template = self._draft()
-        template.with_user(self.user_wa_admin).button_submit_template()
+        action = template.with_user(self.user_wa_admin).button_submit_template()
         self.assertEqual(template.status, "pending", "the status becomes Pending")
         self.assertTrue(template.meta_uid)
         remote = self._sandbox_template(template)
         self.assertEqual(remote["name"], "welcome_offer")
         self.assertEqual(remote["status"], "PENDING")
-        self.assertIn("Submitted", template.message_ids[0].body)
+        # the user is told what happened and what comes next, the chatter keeps it, the submitter follows
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertEqual(action["params"]["title"], "Submitted to Meta")
+        self.assertIn("is waiting for Meta's review", action["params"]["message"])
+        self.assertIn("if Meta rejects it", action["params"]["message"])
+        self.assertEqual(action["params"]["next"]["tag"], "soft_reload", "the form shows the new status")
+        self.assertIn("is waiting for Meta's review", template.message_ids[0].body)
+        self.assertIn(self.user_wa_admin.partner_id, template.message_partner_ids)
+        # approved at once (Meta may): said so
+        other = self._draft(name="Second offer")
+        with patch.object(
+            type(template), "_create_on_meta", lambda self, c, p: {"id": "77", "status": "APPROVED"}
+        ):
+            action = other.button_submit_template()
+        self.assertEqual(other.status, "approved")
+        self.assertIn("approved “Second offer” at once", action["params"]["message"])
 
     def test_submit_media_uses_resumable_upload(self):
         template = self._draft(header_type="image", header_attachment_ids=[(6, 0, self.image.ids)])

@@ -1,11 +1,12 @@
 from odoo.tests import tagged
 
 from .common import SANDBOX_WABA_UID
+from .common_i18n import I18nCheckMixin
 from .common_templates import WhatsAppTemplateCase
 
 
 @tagged("post_install", "-at_install", "whatsapp")
-class TestWhatsAppTemplateWebhooks(WhatsAppTemplateCase):
+class TestWhatsAppTemplateWebhooks(I18nCheckMixin, WhatsAppTemplateCase):
     """The four template webhooks, through the inbox (store + dispatch), update the template live."""
 
     def _dispatch(self, field, value):
@@ -54,6 +55,38 @@ class TestWhatsAppTemplateWebhooks(WhatsAppTemplateCase):
                 if status == "rejected":
                     self.assertEqual(template.rejected_reason, "INCORRECT_CATEGORY")
         self.assertEqual(str(template.disable_date), "2026-01-01 00:00:00")
+
+    def test_decisions_notify_the_followers(self):
+        """Approved, rejected or paused: the followers (who created, who submitted) are told; a rejection
+        says what to do. Other events are notes."""
+        template = self.template_partner
+        self._dispatch(
+            "message_template_status_update", self._value(template, event="REJECTED", reason="SCAM")
+        )
+        message = template.message_ids.filtered(lambda m: "Status:" in str(m.body))
+        self.assertEqual(message.subtype_id, self.env.ref("mail.mt_comment"))
+        self.assertIn("Status: Rejected (Meta: REJECTED).", message.body)
+        self.assertIn("submit it again", message.body)
+        self._dispatch("message_template_status_update", self._value(template, event="IN_APPEAL"))
+        message = template.message_ids.filtered(lambda m: "IN_APPEAL" in str(m.body))
+        self.assertEqual(message.subtype_id, self.env.ref("mail.mt_note"))
+
+    def test_chatter_in_the_company_language(self):
+        """The webhook runs as the superuser (English): its chatter entries are in the company's language."""
+        self._load_french(["whatsapp"])
+        template = self.template_partner
+        self.env.company.partner_id.lang = "fr_FR"
+        self.account.sudo().allowed_company_ids = self.env.company
+        self._dispatch("message_template_status_update", self._value(template, event="APPROVED"))
+        self.assertIn("Statut : Approuvé (Meta : APPROVED).", self._last_note(template))
+        self._dispatch(
+            "message_template_quality_update",
+            self._value(template, previous_quality_score="GREEN", new_quality_score="RED"),
+        )
+        self.assertIn("Qualité Meta", self._last_note(template))
+        self.env.company.partner_id.lang = "en_US"
+        self._dispatch("message_template_status_update", self._value(template, event="PAUSED"))
+        self.assertIn("Status: Paused (Meta: PAUSED).", self._last_note(template))
 
     def test_unknown_status_is_kept_raw_not_lost(self):
         template = self.template_partner
