@@ -39,7 +39,12 @@
         "demo/whatsapp_template_demo.xml",
     ],
     "assets": {
-        "web.assets_backend": ["whatsapp/static/src/**/*"],
+        "web.assets_backend": [
+            "whatsapp/static/src/**/*",
+            ("remove", "whatsapp/static/src/views/message_graph/**"),
+        ],
+        # the graph view is lazy loaded (Odoo's graph and pivot views are in this bundle)
+        "web.assets_backend_lazy": ["whatsapp/static/src/views/message_graph/**"],
         "web.assets_tests": ["whatsapp/static/tests/tours/**/*"],
     },
     "application": True,

@@ -227,6 +227,20 @@ class WhatsAppMessage(models.Model):
         compute="_compute_record_info",
         help="Who holds the number, e.g. the customer of an order.",
     )
+    # the Messages list: who the customer is and which business record it is about, whatever the direction
+    partner_id = fields.Many2one(
+        "res.partner",
+        "Customer",
+        compute="_compute_customer_record",
+        help="The customer: who the message was sent to, or who wrote it.",
+    )
+    record_model = fields.Char("Record Model", compute="_compute_customer_record")
+    record_res_id = fields.Many2oneReference(
+        "Record",
+        model_field="record_model",
+        compute="_compute_customer_record",
+        help="The record the message was sent from, or the one whose template the customer answers.",
+    )
     mail_message_id = fields.Many2one(
         "mail.message", "Chatter Message", readonly=True, index="btree_not_null", ondelete="set null"
     )
@@ -414,6 +428,38 @@ class WhatsAppMessage(models.Model):
                     message.record_name = self.env._("Restricted")
                 else:
                     message.record_name = self.env._("Deleted")
+
+    @api.depends("model", "res_id", "direction", "whatsapp_answered_message_id")
+    def _compute_customer_record(self):
+        """The customer and the business record of each message.
+
+        A message of a record (sent from a quotation...): that record, and whoever holds the number (the
+        template's phone field), or the record itself when it is a contact. A message of a chat (an answer, an
+        operator's post): the chat's customer, and the record of the template an answer answers.
+        """
+        self.partner_id = False
+        self.record_model = False
+        self.record_res_id = False
+        Channel = self.env["discuss.channel"]
+        for message in self:
+            if message.model == "discuss.channel":
+                # sudo: the chat's customer of a message the user may read (the chat itself may be one they
+                # are no member of)
+                message.partner_id = Channel.browse(message.res_id).sudo().whatsapp_partner_id.id
+                answered = message.whatsapp_answered_message_id
+                if answered.model and answered.res_id and answered.model != "discuss.channel":
+                    message.record_model, message.record_res_id = answered.model, answered.res_id
+                continue
+            if not (message.model and message.res_id and message.model in self.env):
+                continue
+            message.record_model, message.record_res_id = message.model, message.res_id
+            record = self.env[message.model].browse(message.res_id)
+            if record._name == "res.partner":
+                message.partner_id = record.id
+            elif message.template_id.phone_field and record.exists() and record._filtered_access("read"):
+                holder, _label = message.template_id._get_recipient_field_info(record)
+                if holder._name == "res.partner":
+                    message.partner_id = holder.id
 
     def _recipient_name(self, record):
         """The name of whoever holds the number when it is not ``record`` itself (an order's customer)."""

@@ -36,3 +36,4 @@ from . import test_security_media
 from . import test_security_multicompany
 from . import test_security_optin
 from . import test_whatsapp_resend
+from . import test_whatsapp_reporting

@@ -52,6 +52,10 @@ class TestDiscussRouting(I18nCheckMixin, WhatsAppDiscussCase):
         chat = self.chat()
         self.assertEqual(self.member_users(chat), self.user_wa, "only the sender, not the notify users")
         self.assertEqual(answer.whatsapp_answered_message_id, template_message)
+        # the Messages list: both are the customer's and about the record the template was sent from
+        for message in template_message | answer:
+            self.assertEqual(message.partner_id, self.customer)
+            self.assertEqual((message.record_model, message.record_res_id), ("res.partner", self.customer.id))
         note = self.customer.message_ids.filtered(lambda m: "answered the WhatsApp template" in str(m.body))
         self.assertEqual(len(note), 1)
         self.assertIn(f"discuss.channel_{chat.id}", str(note.body), "a link to the chat")
@@ -63,8 +67,10 @@ class TestDiscussRouting(I18nCheckMixin, WhatsAppDiscussCase):
         self.assertLess(context.id, answer.mail_message_id.id, "shown before the answer")
         # the conversation now runs: later messages only reach its members
         with freeze_time(T0 + timedelta(days=14, hours=1)):
-            self.receive_text("Anything else?")
+            later = self.receive_text("Anything else?")
         self.assertEqual(self.member_users(chat), self.user_wa)
+        self.assertEqual(later.partner_id, self.customer)
+        self.assertFalse(later.record_res_id, "a message of the chat only: no business record")
 
     def bus_notifications(self, target, after_id):
         """``[(type, payload)]`` sent to ``target`` on the bus after the bus message ``after_id``."""

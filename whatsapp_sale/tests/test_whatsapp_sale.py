@@ -139,6 +139,9 @@ class TestWhatsAppSale(WhatsAppSaleCommon):
         self.assertEqual(len(log), 1)
         self.assertIn(order.name, log.body)
         self.assertEqual(log.attachment_ids, attachment)
+        # the Messages list: the customer (the template's number holder) and the quotation
+        self.assertEqual(messages.partner_id, self.customer)
+        self.assertEqual((messages.record_model, messages.record_res_id), ("sale.order", order.id))
 
     @users("sale_wa")
     def test_send_states(self):
