@@ -174,7 +174,12 @@ class DiscussChannel(models.Model):
         )
         message.write({"model": channel._name, "res_id": channel.id})
         if users:
-            channel._add_members(users=users, open_chat_window=True, post_joined_message=False)
+            # added by the routing, invited by nobody: as the public user, Discuss opens the chat for them
+            # without a "You have been invited to #<customer>" toast from the webhook's superuser; sudo: the
+            # public user only stands for "nobody", the routing decided who joins
+            channel.with_user(self.env.ref("base.public_user")).sudo()._add_members(
+                users=users, open_chat_window=True, post_joined_message=False
+            )
         if answered:
             channel._whatsapp_post_answer_context(answered)
         chat = channel.with_context(whatsapp_inbound=True)

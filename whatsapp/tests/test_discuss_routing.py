@@ -100,6 +100,14 @@ class TestDiscussRouting(I18nCheckMixin, WhatsAppDiscussCase):
         before = self.last_bus_id()
         with freeze_time(T0 + timedelta(hours=1)):
             answer = self.receive_text("Yes please")
+        joined = [
+            payload
+            for kind, payload in self.bus_notifications(self.user_wa.partner_id, before)
+            if kind == "discuss.channel/joined"
+        ]
+        self.assertEqual(len(joined), 1, "the chat opens for the sender of the template")
+        self.assertTrue(joined[0]["open_chat_window"])
+        self.assertNotIn("invited_by_user_id", joined[0], "nobody invited them: no invitation toast")
         pushed = self.bus_notifications(self.env.ref("base.group_user"), before)
         self.assertEqual(
             pushed, [("whatsapp/thread_update", {"model": "res.partner", "id": self.customer.id})]
