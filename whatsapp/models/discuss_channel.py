@@ -360,13 +360,13 @@ class DiscussChannel(models.Model):
             return
         link = Markup('<a href="/odoo/action-mail.action_discuss?active_id=discuss.channel_%s">%s</a>') % (
             self.id,
-            self.name,
+            self.env._("open the chat"),
         )
         record.message_post(
             body=Markup("%s %s")
             % (
                 self.env._(
-                    "The customer answered the WhatsApp template %(template)s:",
+                    "The customer answered the WhatsApp template “%(template)s”:",
                     template=template_message.template_id.name or "",
                 ),
                 link,

@@ -59,6 +59,7 @@ class TestDiscussRouting(I18nCheckMixin, WhatsAppDiscussCase):
         note = self.customer.message_ids.filtered(lambda m: "answered the WhatsApp template" in str(m.body))
         self.assertEqual(len(note), 1)
         self.assertIn(f"discuss.channel_{chat.id}", str(note.body), "a link to the chat")
+        self.assertIn("answered the WhatsApp template “Order Ready”: <a", str(note.body))
         context = self.chat_messages(chat).filtered(lambda m: m.message_type == "notification")
         self.assertEqual(len(context), 1, "the chat says which template and record are answered")
         self.assertIn("answers “", str(context.body))
@@ -144,6 +145,7 @@ class TestDiscussRouting(I18nCheckMixin, WhatsAppDiscussCase):
         self.assertIn("répond à « ", str(context.body))
         note = self.customer.message_ids.filtered(lambda m: "discuss.channel_" in str(m.body))
         self.assertIn("Le client a répondu au modèle WhatsApp", str(note.body))
+        self.assertIn("ouvrir la discussion", str(note.body))
 
     def test_answer_stamped_before_the_send(self):
         """Meta's clock may be behind Odoo's: a quick answer stamped before the template still answers it."""
