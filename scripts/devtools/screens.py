@@ -173,6 +173,20 @@ def promotion_preview(c):
     c.page.click(".o_notebook .nav-link[name=preview]")
 
 
+def template_submitted(c):
+    """A new template submitted for approval: the notification says what happened and what comes next."""
+    copy = c.rpc.call(
+        "whatsapp.template",
+        "copy",
+        [c.ids["promotion"]],
+        {"name": "Spring offer" if c.lang == "en_US" else "Offre de printemps"},
+    )
+    c.page.goto(_act(c, "whatsapp.whatsapp_template_action", copy[0]), ready=".o_form_view .o_notebook")
+    c.page.click(".o_form_view button[name=button_submit_template]")
+    c.page.wait(".o_notification")
+    c.page.wait(".o_form_view .o_statusbar_status .o_arrow_button_current:not([data-value=draft])")
+
+
 def quotation(c):
     c.page.goto(_act(c, "sale.action_quotations_with_onboarding", c.ids["order"]), ready=".o_form_view")
 
@@ -301,6 +315,22 @@ def reporting(c):
     c.page.settle(1.0)
 
 
+def quotation_answer_live(c):
+    """The quotation stays open while the customer answers its template: the note with the link to the chat
+    reaches its chatter live, without a reload."""
+    c.page.goto(_act(c, "sale.action_quotations_with_onboarding", c.ids["order"]), ready=".o-mail-Message")
+    c.page.settle()
+    count = c.page.eval("document.querySelectorAll('.o-mail-Message').length")
+    text = "Is the price final?" if c.lang == "en_US" else "Le prix est-il définitif ?"
+    c.sandbox.request("inbound", {"from": demo_flow.DEMO_CUSTOMER, "text": text, "name": "Ana Lopez"})
+    c.page.wait_js(
+        f"document.querySelectorAll('.o-mail-Message').length > {count}"
+        " && !!document.querySelector('.o-mail-Message')?.querySelector('a[href*=\"discuss.channel_\"]')",
+        timeout=60,
+        what="the customer's answer noted live in the quotation's chatter",
+    )
+
+
 def emulator_received(c):
     c.page.goto(f"{c.sandbox_url}/emulator", ready=".o-wa-emu-conversations li")
     c.page.click(".o-wa-emu-conversations li", text=demo_flow.DEMO_CUSTOMER[-4:])
@@ -356,6 +386,7 @@ FLOWS = [
     ("template-form", template_form),
     ("template-preview", template_preview),
     ("template-preview-promotion", promotion_preview),
+    ("template-submitted", template_submitted),
     ("quotation", quotation),
     ("composer-single", composer_single),
     ("chatter-sent", chatter_sent),
@@ -371,6 +402,7 @@ FLOWS = [
     ("failure-resent", failure_resent),
     ("messages-list", messages_list),
     ("reporting", reporting),
+    ("quotation-answer-live", quotation_answer_live),
     ("emulator-received", emulator_received),
     ("emulator-answered", emulator_answered),
     ("discuss-chat", discuss_chat),
@@ -449,6 +481,14 @@ def command(args):
             if out.exists() and not args.only:
                 shutil.rmtree(out)
             rpc.call("res.users", "write", [rpc.uid], {"lang": lang, "tz": TIMEZONE})
+            # the company's language too: what webhooks write (template decisions, answers' notes) is in it
+            company = rpc.read1("res.users", rpc.uid, ["company_id"])["company_id"][0]
+            company_partner = rpc.read1("res.company", company, ["partner_id"])["partner_id"][0]
+            rpc.call("res.partner", "write", [company_partner], {"lang": lang})
+            # each language starts with no chat window left open by the previous one
+            admin_partner = rpc.read1("res.users", rpc.uid, ["partner_id"])["partner_id"][0]
+            members = rpc.call("discuss.channel.member", "search", [("partner_id", "=", admin_partner)])
+            rpc.call("discuss.channel.member", "write", members, {"fold_state": "closed"})
             say(f"screens in {lang} -> {out.relative_to(ROOT)}/")
             with Chrome(WIDTH, HEIGHT, lang=lang.replace("_", "-"), timezone=TIMEZONE) as page:
                 login(page, servers.odoo_url, db)
