@@ -10,6 +10,7 @@ from _whatsapp_tools.meta_errors import (
     hint,
     lookup,
     min_retry_seconds,
+    reason,
 )
 
 # code, subcode, http_status, expected category, expected retry
@@ -161,3 +162,14 @@ def test_min_retry_seconds():
     assert min_retry_seconds("131056") == 6
     assert min_retry_seconds(130429) == 0
     assert min_retry_seconds(None) == 0
+
+
+def test_reason_says_meta_message_then_what_to_do_once():
+    assert reason(131026, "Message undeliverable") == "(131026) " + META_ERRORS[131026][2]
+    assert reason(131047, "Re-engagement message") == (
+        "(131047) Re-engagement message\n" + META_ERRORS[131047][2]
+    )
+    assert reason(424242, "Something new") == "(424242) Something new"
+    assert reason(None, "Connection refused") == "Connection refused"
+    hinted = META_ERRORS[131026][2]
+    assert reason(131026, hinted) == f"(131026) {hinted}"

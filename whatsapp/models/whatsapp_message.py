@@ -951,11 +951,10 @@ class WhatsAppMessage(models.Model):
             category = error.category
             retry = "now" if getattr(error, "retryable", False) else "never"
         failure_type = self.FAILURE_TYPE_BY_CATEGORY.get(category, "unknown")
-        message = getattr(error, "message", None) or str(error)
-        reason = f"({code}) {message}" if code else message
-        hint = meta_errors.hint(code, getattr(error, "subcode", None))
-        if hint and hint not in reason:
-            reason = f"{reason}\n{hint}"  # what to do, from our table of Meta's codes
+        # Meta's message, then what to do (from our table of Meta's codes)
+        reason = meta_errors.reason(
+            code, getattr(error, "message", None) or str(error), getattr(error, "subcode", None)
+        )
         return category, retry, failure_type, reason, meta_errors.as_int(code) or 0
 
     @api.model

@@ -156,6 +156,20 @@ def hint(code, subcode=None):
     return row[2] if row else ""
 
 
+def reason(code, message, subcode=None):
+    """What a person reads for a failure: ``(code) Meta's message``, then our hint on what to do, unless the
+    hint merely repeats Meta's message (Meta's 131026 says "Message undeliverable", our hint "Message
+    undeliverable: the number may not be on WhatsApp.": said once)."""
+    message = (message or "").strip()
+    text = f"({code}) {message}" if code else message
+    extra = hint(code, subcode)
+    if not extra or extra in text:
+        return text
+    if message and extra.lower().startswith(message.rstrip(".").lower()):
+        return f"({code}) {extra}" if code else extra
+    return f"{text}\n{extra}"
+
+
 def as_int(value):
     """``int(value)``, or None for a missing or non-numeric value (Meta's codes come as ints or strings)."""
     try:
