@@ -583,7 +583,9 @@ class WhatsAppMessage(models.Model):
                 reason=self.failure_reason or self.failure_type,
             )
         elif self.failure_type in self.TEMPLATE_FAILURE_TYPES and (
-            not self.template_id or self.template_id.write_date <= (self.status_date or self.write_date)
+            # not edited since the failure (to the second: the ORM's dates carry microseconds, the queue's not)
+            not self.template_id
+            or self.template_id.write_date.replace(microsecond=0) <= (self.status_date or self.write_date)
         ):
             return self.env._(
                 "%(message)s: Meta refused its content (%(reason)s). Fix the template first.",
