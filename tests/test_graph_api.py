@@ -736,3 +736,22 @@ def test_sixteen_threads_share_pooled_connections(meta):
     }
     assert meta.connections < len(meta.requests)
     assert meta.connections <= threads
+
+
+def test_environment_proxies_are_read_once_per_host(meta, monkeypatch):
+    """The proxy of the environment is honoured (read once per host, not at every call): the call goes to it."""
+    monkeypatch.setattr(graph_transport, "_environment", {})
+    monkeypatch.setenv("HTTP_PROXY", meta.url)  # the fake server stands for the proxy
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    proxied = make_client(
+        meta,
+        base_url="http://graph.example.test",
+        only_loopback=False,
+        session=graph_transport._new_session(),
+    )
+    meta.respond = lambda req: (200, {"messages": [{"id": "wamid.P"}]}, {})
+    assert proxied.send_message({"to": "32470000000", "type": "text", "text": {"body": "hi"}})
+    assert meta.requests[-1]["headers"]["host"] == "graph.example.test"  # the proxy got the call for the host
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # read once: later calls keep the host's settings
+    assert proxied.send_message({"to": "32470000000", "type": "text", "text": {"body": "hi"}})
