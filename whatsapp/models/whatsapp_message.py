@@ -867,6 +867,9 @@ class WhatsAppMessage(models.Model):
             try:
                 connection = sql_db.db_connect(dbname)  # pooled, like the registry's cursors
                 with connection.cursor() as cr:  # committed on leaving: the row is locked for a moment only
+                    # READ COMMITTED: a reservation of the same row by another process is waited for and built
+                    # upon; in Odoo's REPEATABLE READ it would fail ("could not serialize access") and pace alone
+                    cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                     return reserve_slots(cr, account_id, count, spacing, delay)
             except Exception:  # noqa: BLE001 - sending goes on, at this process's pace
                 _logger.warning(

@@ -4,7 +4,7 @@ import time
 from odoo import sql_db
 from odoo.tests import tagged
 
-from ..tools.sender import send_all
+from ..tools.sender import reserve_slots, send_all
 from .common_messages import WhatsAppMessageCase
 
 
@@ -53,6 +53,25 @@ class TestWhatsAppSendClock(WhatsAppMessageCase):
         busiest = max(sum(1 for t in starts[i:] if t < start + 1.0) for i, start in enumerate(starts))
         self.assertLessEqual(busiest, cap)
         self.assertTrue(self._clock_row(account_id))
+
+    def test_concurrent_reservations_wait_for_each_other(self):
+        """Two processes reserving at the same moment: the second waits for the first and reserves after it (it
+        never fails and paces alone, which would let both send at the full cap)."""
+        account_id = 2_000_000_000 + self.account.id
+        self.addCleanup(self._forget_clock, account_id)
+        reserve = self.env["whatsapp.message"]._send_reserve(account_id)
+        reserve(1, 0.001)  # the row exists
+        result = {}
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as cr:  # the other process, committed on leaving
+            reserve_slots(
+                cr, account_id, 1, 5.0
+            )  # five seconds of its slots; the row stays locked until its commit
+            thread = threading.Thread(target=lambda: result.update(wait=reserve(1, 0.01)))
+            thread.start()
+            thread.join(0.5)
+            self.assertTrue(thread.is_alive(), "the second reservation waits for the first one's commit")
+        thread.join(10)
+        self.assertGreater(result["wait"], 4.0, "its slot comes after the five seconds reserved first")
 
     def test_queue_reserves_on_the_shared_clock(self):
         """The queue takes its slots from the shared clock of its account."""
