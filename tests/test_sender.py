@@ -6,7 +6,7 @@ import time
 
 import pytest
 from _whatsapp_tools import meta_status
-from _whatsapp_tools.sender import RateLimiter, send_all
+from _whatsapp_tools.sender import RateLimiter, SenderPool, send_all
 
 
 class FakeClock:
@@ -126,3 +126,75 @@ def test_rate_limiter_window_holds_with_late_wakeups():
     assert grants == sorted(grants)
     assert max(sum(1 for g in grants if t <= g < t + 1.0) for t in grants) == 80
     assert grants[-1] < 400 / 80 + 0.1, "still paced at the rate"
+
+
+# ------------------------------------------------------------------------------------------------
+# SenderPool: several lanes (accounts) at once
+# ------------------------------------------------------------------------------------------------
+
+
+def _recording_send(lane, calls, lock, fail=None):
+    def send(payload):
+        with lock:
+            calls.append((time.monotonic(), lane, payload))
+        if fail is not None and payload == fail:
+            raise RuntimeError("token expired")
+        return {"echo": payload}
+
+    return send
+
+
+def test_pool_lanes_send_together_each_at_its_rate():
+    """Two lanes at 20/s, 30 jobs each, fed in two batches: interleaved, each lane in order and under its rate."""
+    calls, lock = [], threading.Lock()
+    with SenderPool() as pool:
+        for lane in ("a", "b"):
+            pool.add_lane(lane, _recording_send(lane, calls, lock), rate=20, workers=4)
+            pool.submit(lane, [(i, i) for i in range(15)])
+        for lane in ("a", "b"):
+            pool.submit(lane, [(i, i) for i in range(15, 30)])
+        results = pool.take_results()
+    assert sorted((lane, r.key) for lane, r in results) == sorted(
+        (lane, i) for lane in "ab" for i in range(30)
+    )
+    assert all(r.response == {"echo": r.key} for _lane, r in results)
+    calls.sort()
+    order = [lane for _t, lane, _p in calls]
+    assert {"a", "b"} <= set(order[:4])  # together from the start, not one lane after the other
+    for lane in "ab":
+        assert [p for _t, name, p in calls if name == lane] == list(range(30))  # in order within a lane
+        starts = [r.started for name, r in results if name == lane]  # when the lane's limiter granted them
+        assert max(sum(1 for u in starts[i:] if u < t + 1.0) for i, t in enumerate(starts)) <= 20
+
+
+def test_pool_account_error_stops_its_lane_only():
+    calls, lock = [], threading.Lock()
+    with SenderPool() as pool:
+        pool.add_lane("a", _recording_send("a", calls, lock, fail=0), 1000, 1, stop_on=lambda err: True)
+        pool.add_lane("b", _recording_send("b", calls, lock), 1000, 2)
+        pool.submit("a", [(i, i) for i in range(5)])
+        pool.submit("b", [(i, i) for i in range(5)])
+        results = pool.take_results()
+        pool.submit("a", [(5, 5)])  # a stopped lane takes nothing more: skipped at once
+        results += pool.take_results()
+    by_lane = {lane: sorted((r.key, r.skipped) for name, r in results if name == lane) for lane in "ab"}
+    assert by_lane["a"] == [(0, False)] + [(i, True) for i in range(1, 6)]
+    assert by_lane["b"] == [(i, False) for i in range(5)]
+
+
+def test_pool_cancel_returns_the_jobs_not_started():
+    gate, started = threading.Event(), threading.Event()
+
+    def send(payload):
+        started.set()
+        gate.wait(5)
+        return {}
+
+    with SenderPool() as pool:
+        pool.add_lane("a", send, 1000, 1)
+        pool.submit("a", [(i, i) for i in range(4)])
+        started.wait(5)  # the first job is in flight
+        pool.cancel()
+        gate.set()
+        results = pool.take_results()
+    assert sorted((r.key, r.skipped) for _lane, r in results) == [(0, False), (1, True), (2, True), (3, True)]

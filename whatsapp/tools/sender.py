@@ -1,9 +1,11 @@
 """Concurrent, rate-limited sending: HTTP only, no ORM, no cursor.
 
-The queue runner (``models/whatsapp_message.py``) prepares every payload in the main thread, then
-hands plain ``(key, payload)`` jobs to :func:`send_all`. Worker threads call the Graph client and nothing
-else, so they never touch the ORM, the cursor or the environment. Results come back as
-:class:`SendResult` in job order and the runner writes them in batches.
+The queue runner (``models/whatsapp_message.py``) prepares every payload in its own thread, then hands plain
+``(key, payload)`` jobs to a :class:`SenderPool`: one pool of threads, a lane per account (its own limiter and
+concurrency), so that every account sends at once, each at its own cap. The runner keeps feeding the lanes while
+the pool sends and collects :class:`SendResult` as they come, to write them per batch. Worker threads call the
+Graph client and nothing else, so they never touch the ORM, the cursor or the environment. :func:`send_all` is
+one lane alone, waited for.
 
 Throughput is capped by :class:`RateLimiter`, which paces permits at the account's per-number rate
 (Meta: 80 messages/s by default, up to 1,000). It grants the i-th permit no earlier than
@@ -25,7 +27,7 @@ import collections
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class RateLimiter:
@@ -179,34 +181,197 @@ class SendResult:
     response: dict = None
     error: Exception = None
     skipped: bool = False
-    started: float = 0.0
+    started: float = 0.0  #: when the rate limiter granted the call
     ended: float = 0.0
 
 
-@dataclass
-class _Run:
-    jobs: list
-    results: list
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    position: int = 0
-    tickets: int = 0
-    stopped: bool = False
+class _Lane:
+    """The jobs of one account in a :class:`SenderPool`: its own queue, limiter and concurrency."""
 
-    def take_ticket(self):
-        """A job is left that no thread waits a permit for: wait for one (never more permits than jobs)."""
-        with self.lock:
-            if self.stopped or self.tickets >= len(self.jobs):
-                return False
-            self.tickets += 1
-            return True
+    def __init__(self, key, send, limiter, workers, stop_on, on_rate_limited):
+        self.key = key
+        self.send = send
+        self.limiter = limiter
+        self.workers = max(1, workers)
+        self.stop_on = stop_on
+        self.on_rate_limited = on_rate_limited
+        self.jobs = collections.deque()  # (key, payload) not started yet, in order
+        self.submitted = 0
+        self.tickets = 0  # threads waiting for a permit of this lane
+        self.in_flight = 0
+        self.stopped = False
 
-    def next_index(self):
-        with self.lock:
-            if self.stopped or self.position >= len(self.jobs):
-                return None
-            index = self.position
-            self.position += 1
-            return index
+    def wants_a_thread(self):
+        return (
+            not self.stopped
+            and self.tickets < len(self.jobs)
+            and self.tickets + self.in_flight < self.workers
+        )
+
+
+class SenderPool:
+    """One pool of threads sending the jobs of several lanes at once (a lane per account), each lane paced by its
+    own limiter and bounded by its own concurrency: accounts send in parallel, each at its own cap.
+
+    The runner feeds lanes as it claims batches (:meth:`submit`) and collects results as they come
+    (:meth:`take_results`) to write them per account: the pool keeps sending while the runner prepares the next
+    batch or writes the last results. Within a lane, jobs start in their order (messages to one customer keep
+    theirs). Threads call the lane's ``send`` and nothing else: no ORM, no cursor.
+
+    :param max_threads: threads at most, whatever the lanes ask for
+    """
+
+    def __init__(self, max_threads=128, clock=time.monotonic, sleep=time.sleep):
+        self.max_threads = max_threads
+        self._clock = clock
+        self._sleep = sleep
+        self._lanes = {}
+        self._order = []  # lane keys, rotated so that threads serve the lanes in turn
+        self._results = []
+        self._lock = threading.Lock()
+        self._work_cond = threading.Condition(self._lock)  # idle threads wait here for a lane to serve
+        self._result_cond = threading.Condition(self._lock)  # the runner waits here for results
+        self._threads = []
+        self._closed = False
+
+    def add_lane(self, key, send, rate, workers, reserve=None, stop_on=None, on_rate_limited=None):
+        """Open the lane ``key`` (e.g. an account id), sending with ``send(payload) -> dict``.
+
+        :param rate: calls started per second at most
+        :param workers: calls in flight at most for this lane (the pool grows its threads to the lanes' sum)
+        :param reserve: the shared clock of :class:`SharedRateLimiter` (without it: this pool only)
+        :param stop_on: ``error -> bool``: True stops the lane (account-level error), its jobs left come back skipped
+        :param on_rate_limited: ``error -> float``: seconds to push the lane's later permits back by
+        """
+        if reserve is None:
+            limiter = RateLimiter(rate, clock=self._clock, sleep=self._sleep)
+        else:
+            limiter = SharedRateLimiter(rate, reserve, needed=0, clock=self._clock, sleep=self._sleep)
+        with self._lock:
+            self._lanes[key] = _Lane(key, send, limiter, workers, stop_on, on_rate_limited)
+            self._order.append(key)
+            wanted = min(self.max_threads, sum(lane.workers for lane in self._lanes.values()))
+            while len(self._threads) < wanted:
+                thread = threading.Thread(target=self._work, daemon=True, name="whatsapp-sender")
+                thread.start()
+                self._threads.append(thread)
+
+    def has_lane(self, key):
+        return key in self._lanes
+
+    def submit(self, key, jobs):
+        """Queue ``jobs`` (``[(job key, payload)]``) on the lane ``key``, after its earlier jobs."""
+        with self._lock:
+            lane = self._lanes[key]
+            if lane.stopped:
+                self._results.extend((key, SendResult(job_key, skipped=True)) for job_key, _payload in jobs)
+            else:
+                lane.jobs.extend(jobs)
+                lane.submitted += len(jobs)
+                if isinstance(lane.limiter, SharedRateLimiter):
+                    lane.limiter.needed = lane.submitted  # never reserve slots for jobs that do not exist
+            self._work_cond.notify_all()
+            self._result_cond.notify_all()
+
+    def waiting(self, key):
+        """Jobs of the lane not started yet."""
+        with self._lock:
+            return len(self._lanes[key].jobs) if key in self._lanes else 0
+
+    def busy(self):
+        """Jobs submitted whose result is not taken yet (queued, in flight, or done but not collected)."""
+        with self._lock:
+            return any(lane.jobs or lane.in_flight for lane in self._lanes.values()) or bool(self._results)
+
+    def take_results(self, timeout=None):
+        """The results done so far, as ``[(lane key, SendResult)]``, after waiting up to ``timeout`` seconds
+        (``None``: no limit) for every job submitted to be done: the runner collects a period's results at once."""
+        with self._lock:
+            if timeout != 0:
+                self._result_cond.wait_for(
+                    lambda: not any(lane.jobs or lane.in_flight for lane in self._lanes.values()), timeout
+                )
+            results, self._results = self._results, []
+            return results
+
+    def cancel(self, key=None):
+        """Start nothing more on the lane ``key`` (every lane by default): its jobs left come back skipped."""
+        with self._lock:
+            for lane in self._lanes.values() if key is None else [self._lanes[key]]:
+                self._stop(lane)
+
+    def close(self):
+        """Cancel what is left and wait for the calls in flight (their results are dropped)."""
+        with self._lock:
+            self._closed = True
+            for lane in self._lanes.values():
+                self._stop(lane)
+            self._work_cond.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _stop(self, lane):
+        """(lock held) stop the lane: its jobs not started come back skipped."""
+        lane.stopped = True
+        while lane.jobs:
+            job_key, _payload = lane.jobs.popleft()
+            self._results.append((lane.key, SendResult(job_key, skipped=True)))
+        self._work_cond.notify_all()
+        self._result_cond.notify_all()
+
+    def _next_lane(self):
+        """(lock held) a lane with a job no thread waits a permit for, the lanes served in turn."""
+        for position, key in enumerate(self._order):
+            lane = self._lanes[key]
+            if lane.wants_a_thread():
+                self._order.append(self._order.pop(position))
+                return lane
+        return None
+
+    def _work(self):
+        while True:
+            with self._lock:
+                lane = self._next_lane()
+                while lane is None:
+                    if self._closed:
+                        return
+                    self._work_cond.wait()
+                    lane = self._next_lane()
+                lane.tickets += 1
+            granted = lane.limiter.acquire()
+            with self._lock:
+                lane.tickets -= 1
+                # the job is taken once the permit is granted: jobs start in their order even when a thread woke up
+                # too late for its slot and waits for another one
+                if lane.stopped or not lane.jobs:
+                    continue
+                job_key, payload = lane.jobs.popleft()
+                lane.in_flight += 1
+            result = SendResult(job_key, started=granted)
+            stop = False
+            try:
+                result.response = lane.send(payload)
+            except Exception as error:  # noqa: BLE001 - every failure becomes a result, classified later
+                result.error = error
+                if lane.stop_on and lane.stop_on(error):
+                    stop = True
+                elif lane.on_rate_limited and (delay := lane.on_rate_limited(error)):
+                    lane.limiter.slow_down(delay)
+            result.ended = self._clock()
+            with self._lock:
+                lane.in_flight -= 1
+                self._results.append((lane.key, result))
+                if stop:
+                    self._stop(lane)
+                if not lane.jobs and not lane.in_flight:
+                    self._result_cond.notify()  # the lane is done: the runner may be waiting for that
+                self._work_cond.notify()  # a place of the lane is free
 
 
 def send_all(
@@ -219,11 +384,11 @@ def send_all(
     clock=time.monotonic,
     sleep=time.sleep,
 ):
-    """Send every job concurrently, paced at ``rate`` calls per second.
+    """Send every job concurrently, paced at ``rate`` calls per second (one lane of a :class:`SenderPool`).
 
     :param jobs: list of ``(key, payload)``; ``key`` is opaque (the runner uses message ids)
-    :param senders: list of callables ``payload -> dict``, one per worker thread (e.g. the bound
-        ``send_message`` of one Graph client per thread); its length is the concurrency
+    :param senders: list of callables ``payload -> dict``; its length is the concurrency (the first one is used:
+        they are the same send function)
     :param rate: maximum calls started per second
     :param stop_on: optional ``error -> bool``; when it returns True (an account-level error such as an
         expired token) no further job is started and the jobs left are returned with ``skipped=True``
@@ -234,39 +399,17 @@ def send_all(
     """
     if not jobs:
         return []
-    if reserve is None:
-        limiter = RateLimiter(rate, clock=clock, sleep=sleep)
-    else:
-        limiter = SharedRateLimiter(rate, reserve, needed=len(jobs), clock=clock, sleep=sleep)
-    run = _Run(jobs=jobs, results=[None] * len(jobs))
-
-    def work(send):
-        while run.take_ticket():
-            limiter.acquire()
-            # the job is taken once the permit is granted: jobs start in their order even when a thread woke up
-            # too late for its slot and waits for another one (messages to one customer keep their order)
-            index = run.next_index()
-            if index is None:
-                return  # stopped: the jobs left are returned skipped
-            key, payload = jobs[index]
-            result = SendResult(key, started=clock())
-            try:
-                result.response = send(payload)
-            except Exception as error:  # noqa: BLE001 - every failure becomes a result, classified later
-                result.error = error
-                if stop_on and stop_on(error):
-                    run.stopped = True
-                elif on_rate_limited and (delay := on_rate_limited(error)):
-                    limiter.slow_down(delay)
-            result.ended = clock()
-            run.results[index] = result
-
-    threads = [threading.Thread(target=work, args=(send,), daemon=True) for send in senders[: len(jobs)]]
-    if len(threads) == 1:
-        work(senders[0])
-    else:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    return [res or SendResult(jobs[i][0], skipped=True) for i, res in enumerate(run.results)]
+    workers = min(len(senders), len(jobs))
+    by_key = {}
+    with SenderPool(max_threads=workers, clock=clock, sleep=sleep) as pool:
+        pool.add_lane(0, senders[0], rate, workers, reserve, stop_on, on_rate_limited)
+        pool.submit(0, [(index, payload) for index, (_key, payload) in enumerate(jobs)])
+        while len(by_key) < len(jobs):
+            for _lane, result in pool.take_results():
+                by_key[result.key] = result
+    results = []
+    for index, (key, _payload) in enumerate(jobs):
+        result = by_key[index]
+        result.key = key
+        results.append(result)
+    return results
