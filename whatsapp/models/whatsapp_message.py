@@ -41,6 +41,18 @@ except by what Meta later says about it. So:
    that Meta answered with an error (4xx/5xx with a body: Meta did not accept the message) are
    retried directly with backoff.
 
+Runners: every account at once, several processes
+--------------------------------------------------
+A queue run sends every account that has work at the same time (:meth:`_send_accounts`): one pool of sender
+threads with a lane per account, each lane paced by its account's clock shared in PostgreSQL
+(``whatsapp_send_clock``), so a campaign of one account never holds another back. The run's thread keeps every
+lane fed with claimed batches (rule 1) and writes each batch when its last call is answered (rule 3).
+
+Several runners may send at once: the queue cron and its second runner (duplicate it for more), on the cron
+threads of several servers. Each claims its own rows (rule 1), they share each account's cap, one at a time
+applies the parked statuses and reconciles (an advisory lock), and a second runner in the same process steps
+aside (it would only share the first one's CPU). A runner that claims a full batch wakes the others.
+
 Under tests nothing is committed (``auto_commit`` is ignored, like ``sms``); the crash window is
 tested by running the claim and the calls, dropping the results, then running the queue again.
 """
@@ -48,6 +60,7 @@ tested by running the claim and the calls, dropping the results, then running th
 import logging
 import mimetypes
 import random
+import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -57,6 +70,7 @@ from markupsafe import Markup
 from odoo import SUPERUSER_ID, api, fields, models, sql_db
 from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import UserError, ValidationError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL, create_index, html_escape
 
 from ..tools import message_payloads, meta_errors, meta_status
@@ -70,7 +84,7 @@ from ..tools.inbound_parser import (
     safe_mimetype,
 )
 from ..tools.runtime import in_tests
-from ..tools.sender import CLOCK_TABLE_SQL, reserve_slots, send_all
+from ..tools.sender import CLOCK_TABLE_SQL, SenderPool, reserve_slots
 
 _logger = logging.getLogger(__name__)
 
@@ -89,6 +103,21 @@ BACKOFF_NOW = (2, 300)
 BACKOFF_LATER = (300, 6 * 3600)
 #: exception names (of the transport error's cause) proving the request never left this server
 _NEVER_SENT = ("ConnectTimeout", "NewConnectionError", "Connection refused", "LoopbackOnlyError")
+
+#: the queue runner: looks at its lanes every WAIT_SECONDS at least while calls are made; an account found empty
+#: looked at again every RECLAIM_SECONDS while others send; claims of at least MIN_CLAIM messages (else two seconds
+#: of the account's sends, at most ``whatsapp.send_batch_size``); sender threads of one runner at most; tries of a
+#: claim that met a concurrent runner's
+WAIT_SECONDS = 0.5
+RECLAIM_SECONDS = 1.0
+MIN_CLAIM = 20
+MAX_SENDER_THREADS = 128
+CLAIM_TRIES = 3
+#: databases a queue runner of this process is running for (a second runner in the same process steps aside)
+_runners = set()
+_runners_lock = threading.Lock()
+#: advisory lock key of the queue's housekeeping (parked statuses, stale sends): one runner at a time
+HOUSEKEEPING_LOCK = 0x5741_5155  # "WAQU"
 
 #: inbound media downloads: attempts before giving up, messages per cron run
 MEDIA_MAX_ATTEMPTS = 6
@@ -623,8 +652,7 @@ class WhatsAppMessage(models.Model):
             if queued:
                 self.env.ref("whatsapp.ir_cron_whatsapp_message_queue")._trigger()
             return queued
-        for account, messages in queued.grouped("account_id").items():
-            messages._send_batch_for_account(account, auto_commit=auto_commit)
+        self._send_accounts(queued.account_id, ids=queued.ids, auto_commit=auto_commit and not in_tests())
         return queued
 
     def action_whatsapp_add_contact(self, index=0):
@@ -687,62 +715,174 @@ class WhatsAppMessage(models.Model):
 
     @api.model
     def _process_queue(self, account_ids=None, auto_commit=True, time_budget=600):
-        """Cron entry point: expand the bulk sends into messages, reconcile, then send every due queued
-        message, account by account.
+        """Cron entry point of every queue runner: expand the bulk sends into messages, reconcile, then send
+        every due queued message of every account at once (:meth:`_send_accounts`).
+
+        Several runners may run together (the runner crons, on one server's cron threads or on several servers):
+        each claims its own batches (``FOR UPDATE SKIP LOCKED``) and they share each account's cap.
 
         :param account_ids: restrict to these accounts (default: all active, unpaused accounts)
         :param auto_commit: commit claims and results (always off while tests run)
         :param time_budget: seconds after which the run stops and re-triggers itself
         """
         auto_commit = auto_commit and not in_tests()
-        started = time.monotonic()
+        dbname = self.env.cr.dbname
+        if not auto_commit:
+            self._process_queue_run(account_ids, auto_commit, time_budget)
+            return
+        with _runners_lock:
+            if dbname in _runners:
+                return  # a runner of this process sends already: another would only share its CPU
+            _runners.add(dbname)
+        try:
+            self._process_queue_run(account_ids, auto_commit, time_budget)
+        finally:
+            _runners.discard(dbname)
+
+    @api.model
+    def _process_queue_run(self, account_ids, auto_commit, time_budget):
+        deadline = time.monotonic() + time_budget
         expanded = self.env["whatsapp.bulk.send"]._expand_queued(
-            account_ids=account_ids, auto_commit=auto_commit, deadline=started + time_budget
+            account_ids=account_ids, auto_commit=auto_commit, deadline=deadline
         )
         domain = [("queue_paused", "=", False)]
         if account_ids:
             domain.append(("id", "in", list(account_ids)))
         # sudo: the cron runs for every account; the token never leaves the client
         accounts = self.env["whatsapp.account"].sudo().search(domain)
+        self._queue_housekeeping(accounts, auto_commit=auto_commit)
+        finished = self._send_accounts(accounts, auto_commit=auto_commit, deadline=deadline)
+        self._schedule_next_run(asap=not (expanded and finished))
+
+    @api.model
+    def _queue_housekeeping(self, accounts, auto_commit=False):
+        """Apply the parked statuses and reconcile the accounts' stale sends, in one runner at a time (the
+        others skip it rather than wait for it, or write the same rows twice)."""
+        self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s)", [HOUSEKEEPING_LOCK])
+        if not self.env.cr.fetchone()[0]:
+            return
         self.env["whatsapp.status.pending"]._apply_pending()
         for account in accounts:
             self._reconcile_unknown_outcomes(account)
-            while not account.queue_paused:
-                batch = self._claim(account, auto_commit=auto_commit)
-                if not batch:
-                    break
-                batch._send(auto_commit=auto_commit)
-                if time.monotonic() - started > time_budget:
-                    self._schedule_next_run(asap=True)
-                    return
-        self._schedule_next_run(asap=not expanded)
+        if auto_commit:
+            self.env.cr.commit()  # releases the lock; the claims that follow start on a fresh snapshot
 
-    def _send_batch_for_account(self, account, auto_commit=False):
-        """``send()`` helper: claim these messages (if still queued and due) and send them."""
-        auto_commit = auto_commit and not in_tests()
-        if account.queue_paused:
-            return
-        batch = self._claim(account, ids=self.ids, auto_commit=auto_commit)
-        if batch:
-            batch._send(auto_commit=auto_commit)
+    @api.model
+    def _send_accounts(self, accounts, ids=None, auto_commit=False, deadline=None):
+        """Send the due queued messages of ``accounts`` at once, each account at its own cap.
+
+        One pool of sender threads (:class:`~..tools.sender.SenderPool`) has a lane per account, paced by the
+        account's shared clock. This loop keeps each lane fed with a second of sends or more (claim and commit a
+        batch of two seconds of sends, build its payloads, submit them) while the pool sends, and writes each
+        batch's results in one go when its last call is answered: the ORM stays in this thread, the calls in the
+        pool's. An account whose claim comes back empty is looked at again every :data:`RECLAIM_SECONDS` while
+        other accounts still send; the run ends when every account is done (or paused), or at ``deadline`` (the
+        jobs not started then go back to the queue).
+
+        :param ids: only these messages (``send()``)
+        :param float deadline: ``time.monotonic()`` value after which no call is started
+        :return: True when every due message was handled, False when stopped by the deadline
+        """
+        batch_size = self._param("whatsapp.send_batch_size")
+        owner = {}  # message id -> its batch (calls not answered yet)
+        ready = []  # batches whose every call is answered
+        empty = {}  # account id -> time.monotonic() of its last empty claim
+        finished, woke = True, False
+        pool = SenderPool(max_threads=MAX_SENDER_THREADS)
+        try:
+            while True:
+                now = time.monotonic()
+                if finished and deadline is not None and now > deadline:
+                    finished = False
+                    pool.cancel()  # the jobs not started come back skipped: queued again
+                for account in accounts if finished else ():
+                    rate = account._whatsapp_effective_rate()
+                    if account.queue_paused or pool.waiting(account.id) >= rate:  # a second of sends is ready
+                        continue
+                    if account.id in empty and now - empty[account.id] < RECLAIM_SECONDS:
+                        continue
+                    limit = min(batch_size, max(MIN_CLAIM, 2 * rate))
+                    claimed = self._claim(account, ids=ids, auto_commit=auto_commit, limit=limit)
+                    if not claimed:
+                        empty[account.id] = now
+                        continue
+                    empty.pop(account.id, None)
+                    if len(claimed) == limit and not woke and ids is None:
+                        woke = self._wake_other_runners()  # more than one batch is due: let them help
+                    jobs, outcomes = claimed._send_prepare()
+                    batch = {"account": account.id, "left": len(jobs), "results": [], "outcomes": outcomes}
+                    if not jobs:
+                        ready.append(batch)
+                        continue
+                    owner.update((key, batch) for key, _payload in jobs)
+                    if not pool.has_lane(account.id):
+                        self._send_open_lane(pool, account)
+                    pool.submit(account.id, jobs)
+                for _lane, result in pool.take_results(timeout=WAIT_SECONDS if owner else 0):
+                    batch = owner.pop(result.key)
+                    batch["results"].append(result)
+                    batch["left"] -= 1
+                    if not batch["left"]:
+                        ready.append(batch)
+                if ready:
+                    self._send_write_batches(ready, pool, auto_commit=auto_commit)
+                    ready = []
+                elif not owner and (not finished or all(a.queue_paused or a.id in empty for a in accounts)):
+                    return finished
+        finally:
+            pool.close()
+
+    def _send_write_batches(self, batches, pool, auto_commit=False):
+        """Write each batch's results and outcomes (one ``_send_write`` each), commit, and stop the lanes of the
+        accounts that got paused."""
+        for batch in batches:
+            messages = self.browse([r.key for r in batch["results"]] + list(batch["outcomes"]))
+            messages._send_write(batch["results"], batch["outcomes"])
+            if (
+                pool.has_lane(batch["account"])
+                and self.env["whatsapp.account"].browse(batch["account"]).queue_paused
+            ):
+                pool.cancel(batch["account"])
+        if auto_commit:
+            self.env.cr.commit()
+
+    @api.model
+    def _wake_other_runners(self):
+        """Trigger the other queue runner crons (every active cron running ``_process_queue`` of this model),
+        so that the cron threads of every server send together.
+
+        :return: True
+        """
+        # sudo: the crons are technical records; the cron user may not read them
+        crons = (
+            self.env["ir.cron"]
+            .sudo()
+            .search([("model_id.model", "=", self._name), ("code", "=like", "model._process_queue(%")])
+        )
+        progress_id = self.env.context.get("ir_cron_progress_id")
+        if progress_id:
+            crons -= self.env["ir.cron.progress"].sudo().browse(progress_id).cron_id
+        for cron in crons:
+            cron._trigger()  # one cron at a time (ir.cron's trigger)
+        return True
 
     # ------------------------------------------------------------
     # QUEUE: claim / send / write
     # ------------------------------------------------------------
 
     @api.model
-    def _claim(self, account, ids=None, auto_commit=False):
+    def _claim(self, account, ids=None, auto_commit=False, limit=None):
         """Lock due queued messages of ``account`` (skipping rows locked elsewhere), mark them sending.
 
+        :param limit: messages at most (default: ``whatsapp.send_batch_size``)
         :return: the claimed messages (committed as ``sending`` when ``auto_commit``)
         """
         self.flush_model()
         now = fields.Datetime.now()
         lease = now + timedelta(minutes=self._param("whatsapp.send_lease_minutes"))
         only = SQL("AND id IN %s", tuple(ids)) if ids else SQL()
-        self.env.cr.execute(
-            SQL(
-                """WITH claimed AS (
+        query = SQL(
+            """WITH claimed AS (
                        SELECT id FROM whatsapp_message
                         WHERE account_id = %(account)s AND direction = 'outbound' AND state = 'queued'
                           AND (next_attempt IS NULL OR next_attempt <= %(now)s) %(only)s
@@ -753,14 +893,26 @@ class WhatsAppMessage(models.Model):
                           next_attempt = %(lease)s, write_date = %(now)s, write_uid = %(uid)s
                      FROM claimed WHERE m.id = claimed.id
                 RETURNING m.id""",
-                account=account.id,
-                now=now,
-                only=only,
-                lease=lease,
-                uid=self.env.uid,
-                limit=self._param("whatsapp.send_batch_size"),
-            )
+            account=account.id,
+            now=now,
+            only=only,
+            lease=lease,
+            uid=self.env.uid,
+            limit=limit or self._param("whatsapp.send_batch_size"),
         )
+        if auto_commit:
+            # the claim starts a transaction: its snapshot is taken now, not when this runner last read
+            self.env.cr.commit()
+        for attempt in range(1, CLAIM_TRIES + 1):
+            try:
+                self.env.cr.execute(query, log_exceptions=False)
+                break
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                # another runner committed its claim of a row this snapshot still saw queued (REPEATABLE READ):
+                # nothing of ours is pending (committed above), start again on a fresh snapshot
+                if not auto_commit or attempt == CLAIM_TRIES:
+                    raise
+                self.env.cr.rollback()
         claimed = self.browse(sorted(row[0] for row in self.env.cr.fetchall()))
         if not claimed:
             return claimed
@@ -768,19 +920,6 @@ class WhatsAppMessage(models.Model):
         if auto_commit:
             self.env.cr.commit()  # the no-duplicate rule: "sending" is durable before any call to Meta
         return claimed
-
-    def _send(self, auto_commit=False):
-        """Send claimed (``sending``) messages of one account and write the outcomes.
-
-        Split in three steps so that tests can cut the run between Meta's answer and the write.
-        """
-        if not self:
-            return
-        jobs, outcomes = self._send_prepare()
-        results = self._send_call(jobs) if jobs else []
-        self._send_write(results, outcomes)
-        if auto_commit:
-            self.env.cr.commit()
 
     def _send_prepare(self):
         """Build the payloads (main thread): blacklist check, media headers, recipient and uuid.
@@ -837,19 +976,31 @@ class WhatsAppMessage(models.Model):
         return jobs, outcomes
 
     def _send_call(self, jobs):
-        """Make the calls concurrently at the account's rate. HTTP only: no ORM below this line."""
+        """Make the calls of these claimed messages (one account) concurrently at the account's rate, and wait
+        for them all. HTTP only: no ORM below this line. The queue runner feeds a pool instead
+        (:meth:`_send_accounts`); this is the same lane, alone."""
         account = self.account_id.ensure_one()
+        by_key = {}
+        with SenderPool(max_threads=MAX_SENDER_THREADS) as pool:
+            self._send_open_lane(pool, account)
+            pool.submit(account.id, jobs)
+            while len(by_key) < len(jobs):
+                by_key.update((result.key, result) for _lane, result in pool.take_results())
+        return [by_key[key] for key, _payload in jobs]
+
+    @api.model
+    def _send_open_lane(self, pool, account):
+        """Open the lane of ``account`` in ``pool``: its client, its rate and concurrency, its shared clock."""
         rate = account._whatsapp_effective_rate()  # insight hook: throughput level, capped by rate_limit
-        workers = self._param("whatsapp.send_workers") or max(4, min(64, rate // 5))
         client = account._get_client()  # thread-safe, one pooled session
-        senders = [client.send_message] * min(workers, len(jobs))
-        return send_all(
-            jobs,
-            senders,
+        pool.add_lane(
+            account.id,
+            client.send_message,
             rate,
+            self._param("whatsapp.send_workers") or max(4, min(64, rate // 5)),
+            reserve=self._send_reserve(account.id),
             stop_on=lambda err: self._failure_from_error(err)[0] in self.ACCOUNT_CATEGORIES,
             on_rate_limited=lambda err: 1.0 if getattr(err, "code", None) == 130429 else 0.0,
-            reserve=self._send_reserve(account.id),
         )
 
     @api.model

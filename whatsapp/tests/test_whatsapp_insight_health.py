@@ -2,7 +2,7 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from ..models import whatsapp_message
+from ..tools.sender import SenderPool
 from .common import SANDBOX_PHONE_UID, SANDBOX_WABA_UID, WhatsAppCase, WhatsAppHttpCase
 from .common_messages import WhatsAppMessageMixin
 
@@ -200,14 +200,14 @@ class TestWhatsAppAccountHealth(HealthMixin, WhatsAppMessageMixin, WhatsAppCase)
         template = self._create_wa_template()
         partner = self.env["res.partner"].create({"name": "Ana", "mobile": "+33 6 12 34 56 00"})
         rates = []
-        real_send_all = whatsapp_message.send_all
+        real_add_lane = SenderPool.add_lane
 
-        def spy(jobs, senders, rate, **kwargs):
+        def spy(pool, key, send, rate, *args, **kwargs):
             rates.append(rate)
-            return real_send_all(jobs, senders, rate, **kwargs)
+            return real_add_lane(pool, key, send, rate, *args, **kwargs)
 
         account = self.account.sudo()  # sudo: configuration by an administrator
-        with patch.object(whatsapp_message, "send_all", side_effect=spy), self.mock_wa_send():
+        with patch.object(SenderPool, "add_lane", spy), self.mock_wa_send():
             for level, rate_limit in [("high", 1000), ("high", 50), ("coexistence", 1000)]:
                 account.write({"throughput_level": level, "rate_limit": rate_limit})
                 partner._whatsapp_send_template(template, queue=False)

@@ -1,5 +1,6 @@
 import threading
 import time
+from unittest.mock import patch
 
 from odoo import sql_db
 from odoo.tests import tagged
@@ -82,3 +83,66 @@ class TestWhatsAppSendClock(WhatsAppMessageCase):
             self.env["whatsapp.message"]._process_queue()
         self.assertWAMessage(message, "sent")
         self.assertTrue(self._clock_row(self.account.id), "the send reserved its slot in PostgreSQL")
+
+
+@tagged("whatsapp", "post_install", "-at_install")
+class TestWhatsAppSendAccountsTogether(WhatsAppMessageCase):
+    """One queue run sends every account at once, each at its own cap: a campaign of one account does not hold
+    another back."""
+
+    def test_two_accounts_send_interleaved_each_at_its_cap(self):
+        cap, count = 10, 15
+        other = self._create_account(name="Support", phone_uid="1000002")
+        accounts = (self.account | other).sudo()  # sudo: configuration by an administrator
+        accounts.rate_limit = cap
+        for account in accounts:
+            self.addCleanup(TestWhatsAppSendClock._forget_clock, self, account.id)
+        partners = self.env["res.partner"].create(
+            [{"name": f"Client {i}", "mobile": f"+33 6 22 33 44 {i:02d}"} for i in range(count)]
+        )
+        messages = partners._whatsapp_send_template(self.template, queue=True)
+        messages |= partners._whatsapp_send_template(self._create_wa_template(account=other), queue=True)
+        self.assertEqual(len(messages), 2 * count)
+        calls, lock = [], threading.Lock()
+
+        def answer(method, path, kwargs):
+            uuid = kwargs["json"]["biz_opaque_callback_data"]
+            with lock:
+                calls.append((time.monotonic(), path.split("/")[0], uuid))
+            return {"messages": [{"id": f"wamid.{uuid}"}]}
+
+        responses = {("POST", f"{account.phone_uid}/messages"): answer for account in accounts}
+        with self.mock_graph(responses=responses):
+            self.env["whatsapp.message"]._process_queue()
+        # each message once, and sent
+        self.assertEqual(sorted(uuid for _t, _a, uuid in calls), sorted(messages.mapped("uuid")))
+        messages.invalidate_recordset()
+        self.assertEqual(set(messages.mapped("state")), {"sent"})
+        # interleaved: each account's first call comes before the other's last one, both in the first second
+        calls.sort()
+        order = [account for _t, account, _u in calls]
+        for one, two in (("1000001", "1000002"), ("1000002", "1000001")):
+            self.assertLess(order.index(one), len(order) - 1 - order[::-1].index(two))
+            self.assertIn(one, order[:cap])
+        # each account's cap held in any 1-second window
+        for uid in ("1000001", "1000002"):
+            starts = [t for t, account, _u in calls if account == uid]
+            busiest = max(sum(1 for t in starts[i:] if t < start + 1.0) for i, start in enumerate(starts))
+            self.assertLessEqual(busiest, cap, uid)
+
+    def test_full_batch_wakes_the_other_runners(self):
+        """A claim that fills a batch means more is due: the other runner crons are triggered to help."""
+        self.env["ir.config_parameter"].sudo().set_param("whatsapp.send_batch_size", 2)
+        self.partners._whatsapp_send_template(self.template, queue=True)
+        triggered = []
+        Cron = type(self.env["ir.cron"])
+        real_trigger = Cron._trigger
+
+        def spy(crons, at=None):
+            triggered.extend(crons.ids)
+            return real_trigger(crons, at=at)
+
+        with patch.object(Cron, "_trigger", spy), self.mock_wa_send():
+            self.env["whatsapp.message"]._process_queue()
+        self.assertEqual(len(self.wa_sent), 3)
+        self.assertIn(self.env.ref("whatsapp.ir_cron_whatsapp_message_queue_runner").id, triggered)
