@@ -132,3 +132,20 @@ def test_send_all_two_processes_concurrently():
     assert sorted(sent) == sorted((name, i) for name in ("a", "b") for i in range(60))
     assert all(r.error is None and not r.skipped for results in runs.values() for r in results)
     assert max_in_window(starts) <= 50
+
+
+def test_uncertain_reservation_is_given_up():
+    """A reservation whose statement ran somewhere in a window wider than the tolerance allows (a slow round trip,
+    a thread kept from running) could place its slots too late against the next chunk's: its slots are given up
+    and the limiter reserves again; with the window given by ``reserve`` itself, only that counts."""
+    clock = FakeClock()
+    shared = SharedClock(clock)
+    spreads = iter([0.05, 0.001])
+
+    def reserve(count, spacing, delay=0.0):
+        return shared.reserve(count, spacing, delay), next(spreads, 0.001)
+
+    limiter = SharedRateLimiter(40, reserve, clock=clock, sleep=clock.sleep)
+    limiter.acquire()
+    assert shared.reservations == [10, 10]  # the first chunk given up, the second used
+    assert limiter.given_up == 10

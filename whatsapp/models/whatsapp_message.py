@@ -1021,7 +1021,12 @@ class WhatsAppMessage(models.Model):
                     # READ COMMITTED: a reservation of the same row by another process is waited for and built
                     # upon; in Odoo's REPEATABLE READ it would fail ("could not serialize access") and pace alone
                     cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                    return reserve_slots(cr, account_id, count, spacing, delay)
+                    sent = time.monotonic()
+                    first = reserve_slots(cr, account_id, count, spacing, delay)
+                    answered = time.monotonic()
+                # seconds from now to the first slot, and the window in which the statement ran (not the connection,
+                # the transaction and the commit around it): the limiter's uncertainty
+                return first - (time.monotonic() - answered), answered - sent
             except Exception:  # noqa: BLE001 - sending goes on, at this process's pace
                 _logger.warning(
                     "WhatsApp: the shared sending clock failed, pacing in this process only", exc_info=True

@@ -67,7 +67,7 @@ class TestWhatsAppSendClock(WhatsAppMessageCase):
             reserve_slots(
                 cr, account_id, 1, 5.0
             )  # five seconds of its slots; the row stays locked until its commit
-            thread = threading.Thread(target=lambda: result.update(wait=reserve(1, 0.01)))
+            thread = threading.Thread(target=lambda: result.update(wait=reserve(1, 0.01)[0]))
             thread.start()
             thread.join(0.5)
             self.assertTrue(thread.is_alive(), "the second reservation waits for the first one's commit")

@@ -138,12 +138,21 @@ class SharedRateLimiter:
         count = self.chunk
         if self.needed is not None:
             count = max(1, min(count, self.needed - self.granted - self._waiting))
-        before = self._clock()
-        first = self._reserve(count, self.spacing)
-        after = self._clock()
-        # the reservation happened somewhere between before and after: place the slots at the latest (never early)
-        # and take the uncertainty from the tolerance
-        tolerance = max(self.tolerance / 4, self.tolerance - (after - before))
+        while True:
+            before = self._clock()
+            first = self._reserve(count, self.spacing)
+            after = self._clock()
+            # the reservation happened somewhere in a window of ``spread`` seconds ending now: place the slots at the
+            # latest (never early) and take the uncertainty from the tolerance, so that every call starts within
+            # ``tolerance`` of its true slot. ``reserve`` may tell the window itself: ``(seconds, spread)``, its
+            # statement alone rather than the connection, the transaction and the commit around it.
+            first, spread = first if isinstance(first, tuple) else (first, after - before)
+            tolerance = self.tolerance - spread
+            if tolerance >= self.tolerance / 4:
+                break
+            # too uncertain (a slow round trip, a thread kept from running): these slots could start a call too late
+            # against the next chunk's; give them up, never used by anyone, and reserve again
+            self.given_up += count
         start = after + max(0.0, first)
         self._slots.extend((start + i * self.spacing, tolerance) for i in range(count))
 
