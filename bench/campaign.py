@@ -5,8 +5,9 @@
   the bus's ``/websocket`` subscribed as the web client does) selects ``--recipients`` partners and clicks
   *Send* in the WhatsApp composer: the web client's ``get_views``, ``onchange`` (opening, then choosing the
   template), ``web_save`` and ``action_send_whatsapp`` over HTTP.
-* Odoo runs as production would: ``odoo-bin`` prefork, ``--workers 2``, one cron worker (the queue), ``-d
-  DB``; the account's cap is 80 msg/s (Meta's default).
+* Odoo runs as production would: ``odoo-bin`` prefork, ``--workers 2``, Odoo's default two cron workers
+  (``--cron-workers``: the queue runners and the status applier), ``-d DB``; the account's cap is 80 msg/s
+  (Meta's default).
 * The Meta sandbox (``python3 -m meta_sandbox``, its own process) answers every call in 100 ms, then posts
   back ``sent``, ``delivered`` and ``read`` for every message, each a random 0.5-3 s after the previous one
   (``--spread``), and a reply from 5 % of the recipients after their ``read`` (a reply to the template),
@@ -58,6 +59,7 @@ def _args(argv):
     parser.add_argument("--http-port", type=int, default=18103)
     parser.add_argument("--sandbox-port", type=int, default=None, help="default: --http-port + 4")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cron-workers", type=int, default=2, help="Odoo's --max-cron-threads (default 2)")
     parser.add_argument("--rate", type=int, default=80, help="the account's cap, msg/s")
     parser.add_argument("--latency", type=float, default=0.1, help="Meta's answer time, s")
     parser.add_argument("--spread", default="0.5,3", help="min,max seconds between a message's statuses")
@@ -442,7 +444,9 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
     sandbox = Sandbox(args, f"http://127.0.0.1:{args.http_port}/whatsapp/webhook")
     state = setup(odoo, registry, args, run, sandbox.url)
     account_id = state["account"][0]
-    server = benchlib.OdooServer(args, args.http_port, workers=args.workers, cron_threads=1, name="campaign")
+    server = benchlib.OdooServer(
+        args, args.http_port, workers=args.workers, cron_threads=args.cron_workers, name="campaign"
+    )
     operator = Operator(args, state["operator"][1], state["last_bus"])
     expected_replies = int(n * args.reply_ratio + 1e-9)
     try:
@@ -567,7 +571,7 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
     print(
         f"campaign: {n} recipients, cap {args.rate} msg/s, Meta answering in {args.latency * 1000:.0f} ms, statuses "
         f"{args.spread[0]}-{args.spread[1]} s apart, {args.reply_ratio:.0%} replies, {args.webhook_workers} webhooks "
-        f"at a time; Odoo prefork --workers {args.workers} + 1 cron worker; path: chatter (composer-made messages)"
+        f"at a time; Odoo prefork --workers {args.workers} + {args.cron_workers} cron workers; path: chatter (composer-made messages)"
     )
     rows = [
         ("click (composer: get_views, onchange x2, web_save, Send)", f"{click_s:.2f} s", ""),
