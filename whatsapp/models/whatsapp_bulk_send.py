@@ -16,6 +16,7 @@ from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
@@ -244,19 +245,22 @@ class WhatsAppBulkSend(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _expand_queued(self, account_ids=None, auto_commit=False, deadline=None):
+    def _expand_queued(self, account_ids=None, auto_commit=False, deadline=None, chunk_size=None):
         """Expand due jobs into messages, one chunk per transaction, until none is left or ``deadline``.
 
         :param account_ids: only the jobs of these accounts (default: all)
         :param auto_commit: commit after each chunk (the caller turns it off under tests)
-        :param float deadline: ``time.monotonic()`` value after which no new chunk is started
+        :param float deadline: ``time.monotonic()`` value after which no new chunk is started (0: one chunk)
+        :param int chunk_size: records per chunk, at most the ``whatsapp.bulk_send_chunk_size`` parameter
         :return: True when every due job was expanded, False when stopped by the deadline
         """
         # sudo: the queue expands every sender's jobs; each chunk is rendered with its sender's rights
         jobs = self.sudo()
-        chunk_size = jobs._chunk_size()
+        chunk_size = min(chunk_size, jobs._chunk_size()) if chunk_size else jobs._chunk_size()
         while True:
             job = jobs._lock_next(account_ids)
+            if job is None:  # another worker expands it now: not done here, the caller comes back later
+                return False
             if not job:
                 return True
             job._expand_chunk(chunk_size)
@@ -268,16 +272,22 @@ class WhatsAppBulkSend(models.Model):
     @api.model
     def _lock_next(self, account_ids=None):
         """The oldest due job, locked until the end of the transaction (jobs locked by another worker are
-        skipped), with its progress read fresh from the database."""
+        skipped), with its progress read fresh from the database; None when another worker updated it since
+        this transaction's snapshot (REPEATABLE READ: the caller tries again on a fresh one)."""
         self.flush_model()
-        self.env.cr.execute(
-            SQL(
-                """SELECT id FROM whatsapp_bulk_send WHERE state IN ('queued', 'in_progress') %s
-                 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED""",
-                SQL("AND account_id IN %s", tuple(account_ids)) if account_ids else SQL(),
-            )
-        )
-        row = self.env.cr.fetchone()
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        """SELECT id FROM whatsapp_bulk_send WHERE state IN ('queued', 'in_progress') %s
+                         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED""",
+                        SQL("AND account_id IN %s", tuple(account_ids)) if account_ids else SQL(),
+                    ),
+                    log_exceptions=False,
+                )
+                row = self.env.cr.fetchone()
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            return None
         job = self.browse(row[0] if row else ())
         job.invalidate_recordset()
         return job

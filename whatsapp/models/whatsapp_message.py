@@ -71,7 +71,7 @@ from odoo import SUPERUSER_ID, api, fields, models, sql_db
 from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import UserError, ValidationError
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
-from odoo.tools import SQL, create_index, html_escape
+from odoo.tools import SQL, create_index, html_escape, mute_logger
 
 from ..tools import message_payloads, meta_errors, meta_status
 from ..tools.graph_errors import WhatsAppApiError
@@ -111,8 +111,12 @@ _NEVER_SENT = ("ConnectTimeout", "NewConnectionError", "Connection refused", "Lo
 WAIT_SECONDS = 0.5
 RECLAIM_SECONDS = 1.0
 MIN_CLAIM = 20
+#: recipients of a bulk send expanded between two looks at the lanes (about 0.3 s); statuses applied that often
+EXPAND_SLICE = 100
+APPLY_STATUSES_EVERY = 0.5
 MAX_SENDER_THREADS = 128
 CLAIM_TRIES = 3
+WRITE_TRIES = 5
 #: databases a queue runner of this process is running for (a second runner in the same process steps aside)
 _runners = set()
 _runners_lock = threading.Lock()
@@ -742,8 +746,9 @@ class WhatsAppMessage(models.Model):
     @api.model
     def _process_queue_run(self, account_ids, auto_commit, time_budget):
         deadline = time.monotonic() + time_budget
+        # a first slice only: the sends start at once, the send loop expands the rest between its calls
         expanded = self.env["whatsapp.bulk.send"]._expand_queued(
-            account_ids=account_ids, auto_commit=auto_commit, deadline=deadline
+            account_ids=account_ids, auto_commit=auto_commit, deadline=0, chunk_size=EXPAND_SLICE
         )
         domain = [("queue_paused", "=", False)]
         if account_ids:
@@ -751,7 +756,9 @@ class WhatsAppMessage(models.Model):
         # sudo: the cron runs for every account; the token never leaves the client
         accounts = self.env["whatsapp.account"].sudo().search(domain)
         self._queue_housekeeping(accounts, auto_commit=auto_commit)
-        finished = self._send_accounts(accounts, auto_commit=auto_commit, deadline=deadline)
+        finished, expanded = self._send_accounts(
+            accounts, auto_commit=auto_commit, deadline=deadline, expanding=not expanded
+        )
         self._schedule_next_run(asap=not (expanded and finished))
 
     @api.model
@@ -768,7 +775,7 @@ class WhatsAppMessage(models.Model):
             self.env.cr.commit()  # releases the lock; the claims that follow start on a fresh snapshot
 
     @api.model
-    def _send_accounts(self, accounts, ids=None, auto_commit=False, deadline=None):
+    def _send_accounts(self, accounts, ids=None, auto_commit=False, deadline=None, expanding=False):
         """Send the due queued messages of ``accounts`` at once, each account at its own cap.
 
         One pool of sender threads (:class:`~..tools.sender.SenderPool`) has a lane per account, paced by the
@@ -779,19 +786,45 @@ class WhatsAppMessage(models.Model):
         other accounts still send; the run ends when every account is done (or paused), or at ``deadline`` (the
         jobs not started then go back to the queue).
 
+        While the calls run, this thread also does the queue's other work, so that a long send holds up nothing
+        (Odoo runs one job at a time per cron worker, two workers by default: two runners would otherwise keep
+        the status applier waiting for the whole campaign): it expands the bulk sends :data:`EXPAND_SLICE`
+        records at a time (``expanding``: the recipients of a large selection are sent while the rest are
+        being expanded), and applies the statuses Meta sent meanwhile every :data:`APPLY_STATUSES_EVERY`
+        seconds (``whatsapp.webhook.event._apply_queued_statuses``, the applier cron's own batch).
+
         :param ids: only these messages (``send()``)
         :param float deadline: ``time.monotonic()`` value after which no call is started
-        :return: True when every due message was handled, False when stopped by the deadline
+        :param bool expanding: bulk sends are left to expand
+        :return: ``(finished, expanded)``: every due message handled (False when stopped by the deadline),
+            every bulk send expanded
         """
         batch_size = self._param("whatsapp.send_batch_size")
         owner = {}  # message id -> its batch (calls not answered yet)
         ready = []  # batches whose every call is answered
         empty = {}  # account id -> time.monotonic() of its last empty claim
         finished, woke = True, False
+        statuses_applied = (
+            None  # at once, then every APPLY_STATUSES_EVERY while committing (once under tests)
+        )
         pool = SenderPool(max_threads=MAX_SENDER_THREADS)
         try:
             while True:
                 now = time.monotonic()
+                if expanding and finished and ids is None:
+                    if auto_commit:
+                        self.env.cr.commit()  # a fresh snapshot: other runners expand the same jobs
+                    expanding = not self.env["whatsapp.bulk.send"]._expand_queued(
+                        account_ids=accounts.ids, auto_commit=auto_commit, deadline=0, chunk_size=EXPAND_SLICE
+                    )
+                    if expanding:
+                        empty.clear()  # new messages: every account is worth a claim again
+                if ids is None and (
+                    statuses_applied is None
+                    or (auto_commit and now - statuses_applied >= APPLY_STATUSES_EVERY)
+                ):
+                    statuses_applied = now
+                    self._send_apply_statuses(auto_commit=auto_commit)
                 if finished and deadline is not None and now > deadline:
                     finished = False
                     pool.cancel()  # the jobs not started come back skipped: queued again
@@ -827,24 +860,64 @@ class WhatsAppMessage(models.Model):
                 if ready:
                     self._send_write_batches(ready, pool, auto_commit=auto_commit)
                     ready = []
-                elif not owner and (not finished or all(a.queue_paused or a.id in empty for a in accounts)):
-                    return finished
+                elif not owner and (
+                    not finished or (not expanding and all(a.queue_paused or a.id in empty for a in accounts))
+                ):
+                    return finished, not expanding
         finally:
             pool.close()
+
+    def _send_apply_statuses(self, auto_commit=False):
+        """Apply one batch of the statuses queued by the webhook (see :meth:`_send_accounts`)."""
+        if auto_commit:
+            self.env.cr.commit()  # a fresh snapshot: the applier claims rows other appliers update
+        try:
+            with self.env.cr.savepoint():
+                applied = self.env["whatsapp.webhook.event"]._apply_queued_statuses()
+        except Exception:  # noqa: BLE001 - the applier cron applies them; the send goes on
+            _logger.exception(
+                "WhatsApp queue runner: applying queued statuses failed, left to the applier cron"
+            )
+            return
+        if applied and auto_commit:
+            self.env.cr.commit()
 
     def _send_write_batches(self, batches, pool, auto_commit=False):
         """Write each batch's results and outcomes (one ``_send_write`` each), commit, and stop the lanes of the
         accounts that got paused."""
         for batch in batches:
             messages = self.browse([r.key for r in batch["results"]] + list(batch["outcomes"]))
-            messages._send_write(batch["results"], batch["outcomes"])
+            if auto_commit:
+                messages._send_write_committed(batch["results"], batch["outcomes"])
+            else:
+                messages._send_write(batch["results"], batch["outcomes"])
             if (
                 pool.has_lane(batch["account"])
                 and self.env["whatsapp.account"].browse(batch["account"]).queue_paused
             ):
                 pool.cancel(batch["account"])
-        if auto_commit:
-            self.env.cr.commit()
+
+    def _send_write_committed(self, results, outcomes):
+        """:meth:`_send_write`, committed, on a fresh snapshot, again on a serialization failure.
+
+        The calls are made: their outcomes must be written. In REPEATABLE READ a write meets what other
+        transactions committed since its snapshot began (another runner expanding the same bulk send, the
+        applier, a second server): it starts on a fresh snapshot (nothing of the runner is pending: claims and
+        expansions are committed as they are made) and, on a conflict, is rolled back and written again.
+        """
+        for attempt in range(1, WRITE_TRIES + 1):
+            self.env.cr.commit()  # a fresh snapshot (and nothing pending that a rollback could lose)
+            try:
+                with mute_logger("odoo.sql_db"):  # a conflict is retried here; a last one is raised, logged
+                    self._send_write(results, outcomes)
+                self.env.cr.commit()
+                return
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                if attempt == WRITE_TRIES:
+                    raise
+                self.env.cr.rollback()
+                self.env.invalidate_all()
+                time.sleep(random.uniform(0.02, 0.1) * attempt)
 
     @api.model
     def _wake_other_runners(self):

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from odoo import SUPERUSER_ID, api, fields, models, modules
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
 from psycopg2 import errors as pg_errors
 
 from ..tools import webhook_envelope
@@ -521,14 +521,21 @@ class WhatsAppWebhookEvent(models.Model):
         """
         self.flush_model()
         cr = self.env.cr
-        cr.execute(
-            SQL(
-                """SELECT id, account_id, value FROM whatsapp_webhook_event WHERE state = 'queued'
-                 ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
-                limit,
-            )
-        )
-        rows = cr.fetchall()
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(
+                    SQL(
+                        """SELECT id, account_id, value FROM whatsapp_webhook_event WHERE state = 'queued'
+                         ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                        limit,
+                    ),
+                    log_exceptions=False,
+                )
+                rows = cr.fetchall()
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            # another applier committed events this snapshot still sees queued (REPEATABLE READ): the caller
+            # commits and claims again on a fresh snapshot
+            return 0
         if not rows:
             return 0
         by_account = defaultdict(list)  # account id -> [(event id, statuses)], oldest first
@@ -543,7 +550,8 @@ class WhatsAppWebhookEvent(models.Model):
                 outcome["ignored"] += ids
                 continue
             try:
-                with cr.savepoint():
+                # a concurrency conflict is expected (a send writing the same messages) and handled below
+                with mute_logger("odoo.sql_db"), cr.savepoint():
                     Message._apply_meta_statuses(
                         accounts.browse(account_id), [s for _id, statuses in events for s in statuses]
                     )

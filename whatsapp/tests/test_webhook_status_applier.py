@@ -58,6 +58,16 @@ class StatusQueueMixin:
 class TestStatusApplier(StatusQueueMixin, WhatsAppDiscussCase):
     """Statuses are acknowledged once stored (``queued``) and applied in batches by the applier."""
 
+    def test_queue_runner_applies_queued_statuses(self):
+        """A queue runner applies the statuses queued meanwhile (a long send holds a cron worker: with two
+        runners on Odoo's two cron workers the applier cron would wait for the whole campaign)."""
+        messages = self._sent()
+        events = self._queue((messages[0].wamid, "read"))
+        self.env["whatsapp.message"].sudo()._process_queue(auto_commit=False)
+        self.env.invalidate_all()
+        self.assertEqual(events.mapped("state"), ["done"])
+        self.assertEqual(messages[0].state, "read")
+
     def test_acknowledged_then_applied_in_batch(self):
         messages = self._sent()
         events = self._queue(*((m.wamid, "delivered") for m in messages))

@@ -333,6 +333,32 @@ class TestWhatsAppBulkSend(WhatsAppComposerMixin, WhatsAppMessageMixin, WhatsApp
         self.assertRecordValues(job, [{"state": "done", "done_count": 5, "message_count": 5}])
 
     @users("wa_user")
+    def test_sends_start_before_the_expansion_ends(self):
+        """A large selection is sent while it is being expanded: the queue runner expands a slice between two
+        looks at its sends (a 10,000-recipient campaign does not wait for its last recipient's message to be
+        created before its first call)."""
+        self.env["ir.config_parameter"].sudo().set_param(CHUNK_SIZE_PARAM, 20)
+        job = self._queue(self.bulk)
+        Job = self.registry["whatsapp.bulk.send"]
+        expand_chunk = Job._expand_chunk
+        sent_before_chunk = []
+
+        def _expand_chunk(job_self, chunk_size):
+            sent_before_chunk.append(len(self.wa_sent))
+            return expand_chunk(job_self, chunk_size)
+
+        with self.mock_wa_send(), patch.object(Job, "_expand_chunk", _expand_chunk):
+            self.env(user=SUPERUSER_ID, su=True)["whatsapp.message"]._process_queue()
+        self.assertEqual(len(sent_before_chunk), 5, "5 chunks of 20")
+        self.assertGreater(max(sent_before_chunk), 0, "chunks expanded after the first calls")
+        self.assertEqual(
+            sorted(p["to"] for p in self.wa_sent),
+            sorted(n.lstrip("+") for n in self._messages(job).mapped("number")),
+        )
+        self.assertEqual(len(self.wa_sent), 100, "each recipient once")
+        self.assertEqual(job.state, "done")
+
+    @users("wa_user")
     def test_cancel(self):
         # a queued job: nothing is ever created
         job = self._queue(self.customers)
