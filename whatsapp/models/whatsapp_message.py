@@ -71,7 +71,7 @@ from odoo import SUPERUSER_ID, api, fields, models, sql_db
 from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import UserError, ValidationError
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
-from odoo.tools import SQL, create_index, html_escape, mute_logger
+from odoo.tools import SQL, config, create_index, html_escape, mute_logger
 
 from ..tools import message_payloads, meta_errors, meta_status
 from ..tools.graph_errors import WhatsAppApiError
@@ -116,6 +116,8 @@ EXPAND_SLICE = 100
 APPLY_STATUSES_EVERY = 0.5
 MAX_SENDER_THREADS = 128
 CLAIM_TRIES = 3
+MAX_TIME_BUDGET = 600  # seconds of a queue run, at most (see queue_time_budget)
+TIME_BUDGET_MARGIN = 30  # seconds left to a run's calls in flight and last writes before Odoo's limit
 WRITE_TRIES = 5
 #: databases a queue runner of this process is running for (a second runner in the same process steps aside)
 _runners = set()
@@ -128,6 +130,19 @@ MEDIA_MAX_ATTEMPTS = 6
 MEDIA_BATCH = 50
 #: the user stopped marketing messages (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes)
 OPT_OUT_CODE = 131050
+
+
+def queue_time_budget():
+    """Seconds a queue run may last before it hands over to a new run: 600, or less than the real-time limit
+    Odoo puts on a cron job (a prefork cron worker is killed after ``limit_time_real_cron`` seconds, or
+    ``limit_time_real`` when that is -1: 120 s by default), with room for the calls in flight and the last
+    writes."""
+    limit = config["limit_time_real_cron"]
+    if limit == -1:
+        limit = config["limit_time_real"]
+    if not limit or limit <= 0:
+        return MAX_TIME_BUDGET
+    return max(limit / 2, min(MAX_TIME_BUDGET, limit - TIME_BUDGET_MARGIN))
 
 
 class WhatsAppMessage(models.Model):
@@ -718,7 +733,7 @@ class WhatsAppMessage(models.Model):
         return message
 
     @api.model
-    def _process_queue(self, account_ids=None, auto_commit=True, time_budget=600):
+    def _process_queue(self, account_ids=None, auto_commit=True, time_budget=None):
         """Cron entry point of every queue runner: expand the bulk sends into messages, reconcile, then send
         every due queued message of every account at once (:meth:`_send_accounts`).
 
@@ -727,9 +742,11 @@ class WhatsAppMessage(models.Model):
 
         :param account_ids: restrict to these accounts (default: all active, unpaused accounts)
         :param auto_commit: commit claims and results (always off while tests run)
-        :param time_budget: seconds after which the run stops and re-triggers itself
+        :param time_budget: seconds after which the run stops and re-triggers itself (default:
+            :func:`queue_time_budget`, within the time Odoo gives a cron job)
         """
         auto_commit = auto_commit and not in_tests()
+        time_budget = time_budget or queue_time_budget()
         dbname = self.env.cr.dbname
         if not auto_commit:
             self._process_queue_run(account_ids, auto_commit, time_budget)

@@ -15,6 +15,21 @@ from .common_messages import WhatsAppMessageCase
 
 @tagged("whatsapp", "post_install", "-at_install")
 class TestWhatsAppMessageQueue(WhatsAppMessageCase):
+    def test_run_ends_within_odoo_cron_time_limit(self):
+        """A prefork cron worker is killed after limit_time_real_cron (limit_time_real when -1): a queue run
+        hands over before, or the messages it claimed stay 'sending' until their lease."""
+        budget = whatsapp_message_module.queue_time_budget
+        for cron_limit, real_limit, expected in (
+            (-1, 120, 90),
+            (0, 120, 600),
+            (-1, 0, 600),
+            (1000, 120, 600),
+            (40, 120, 20),
+        ):
+            options = {"limit_time_real_cron": cron_limit, "limit_time_real": real_limit}
+            with patch.dict(whatsapp_message_module.config.options, options):
+                self.assertEqual(budget(), expected, options)
+
     def _send(self, partners=None, **kwargs):
         return (
             (partners or self.partners)
