@@ -133,16 +133,17 @@ OPT_OUT_CODE = 131050
 
 
 def queue_time_budget():
-    """Seconds a queue run may last before it hands over to a new run: 600, or less than the real-time limit
-    Odoo puts on a cron job (a prefork cron worker is killed after ``limit_time_real_cron`` seconds, or
-    ``limit_time_real`` when that is -1: 120 s by default), with room for the calls in flight and the last
-    writes."""
+    """Seconds a queue run may last before it hands over to a new run: 600, or a third of what the real-time
+    limit on cron workers leaves after a margin for the calls in flight and the last writes. A prefork cron
+    worker is killed after ``limit_time_real_cron`` seconds (``limit_time_real`` when that is -1: 120 s by
+    default) counted over every job ready when it looked (both queue runners and the status applier may run
+    in one pass): 30 s by default."""
     limit = config["limit_time_real_cron"]
     if limit == -1:
         limit = config["limit_time_real"]
     if not limit or limit <= 0:
         return MAX_TIME_BUDGET
-    return max(limit / 2, min(MAX_TIME_BUDGET, limit - TIME_BUDGET_MARGIN))
+    return max(limit / 6, min(MAX_TIME_BUDGET, (limit - TIME_BUDGET_MARGIN) / 3))
 
 
 class WhatsAppMessage(models.Model):

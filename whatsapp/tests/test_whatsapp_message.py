@@ -20,11 +20,11 @@ class TestWhatsAppMessageQueue(WhatsAppMessageCase):
         hands over before, or the messages it claimed stay 'sending' until their lease."""
         budget = whatsapp_message_module.queue_time_budget
         for cron_limit, real_limit, expected in (
-            (-1, 120, 90),
+            (-1, 120, 30),
             (0, 120, 600),
             (-1, 0, 600),
-            (1000, 120, 600),
-            (40, 120, 20),
+            (1830, 120, 600),
+            (60, 120, 10),
         ):
             options = {"limit_time_real_cron": cron_limit, "limit_time_real": real_limit}
             with patch.dict(whatsapp_message_module.config.options, options):
