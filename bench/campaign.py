@@ -264,6 +264,7 @@ class Operator:
         self.notifications = 0
         self.types = {}
         self.resubscribed = 0
+        self.reconnected = 0
         self._ws = None
         self._stop = threading.Event()
         self._thread = None
@@ -316,6 +317,11 @@ class Operator:
         )  # fmt: skip
 
     def listen(self):
+        self._connect()
+        self._thread = threading.Thread(target=self._run, name="operator-bus", daemon=True)
+        self._thread.start()
+
+    def _connect(self):
         import websocket  # noqa: PLC0415 - websocket-client, a dependency of Odoo's bus tests
         from odoo.addons.bus.websocket import WebsocketConnectionHandler  # noqa: PLC0415
 
@@ -333,8 +339,6 @@ class Operator:
                     raise
                 time.sleep(0.5)
         self._subscribe()
-        self._thread = threading.Thread(target=self._run, name="operator-bus", daemon=True)
-        self._thread.start()
 
     def _subscribe(self):
         self._ws.send(json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": self.last}}))
@@ -348,7 +352,13 @@ class Operator:
             except websocket.WebSocketTimeoutException:
                 continue
             except (websocket.WebSocketException, OSError):
-                return
+                if self._stop.is_set():
+                    return
+                # the web client reconnects and subscribes again from the last notification it got (the bus
+                # sends what it missed)
+                self.reconnected += 1
+                self._connect()
+                continue
             now = time.time()
             if not frame:
                 continue
@@ -599,7 +609,8 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
     print(f"  CPU per recipient: {benchlib.format_cpu(cpu)}")
     print(
         f"  operator's bus: {operator.notifications} notifications ({', '.join(f'{k} {v}' for k, v in sorted(operator.types.items(), key=lambda kv: -kv[1])[:4])}), "
-        f"subscribed again {operator.resubscribed} times"
+        f"subscribed again {operator.resubscribed} times, "
+        f"reconnected {operator.reconnected} times"
     )
     print(f"  left: {parked} statuses parked, {events_left} webhook events not done")
     for reason, count in failures:
