@@ -420,6 +420,11 @@ def login(page, odoo_url, db):
     )
     page.wait_js("location.pathname.startsWith('/odoo')", timeout=120, what="the web client after login")
     page.wait(".o_main_navbar", timeout=180)  # the first load builds the assets
+    # no chat window left open by an earlier pass: Discuss restores them a moment after the web client starts
+    page.eval(
+        "new Promise((resolve) => setTimeout(() => {"
+        " odoo.__WOWL_DEBUG__.root.env.services['mail.store'].chatHub.closeAll(); resolve(true); }, 2000))"
+    )
 
 
 def shoot(c, only, out):
