@@ -21,13 +21,12 @@ import re
 import secrets
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .common import ROOT, free_port
+from .demo import _answers
 from .demo_flow import FlowError, Rpc, Sandbox, wait_for
 
 #: what is measured (printed by the bench and the test)
@@ -185,16 +184,6 @@ class Outcome:
                 )  # fmt: skip
             ),
         ]
-
-
-def _answers(url):
-    try:
-        with urllib.request.urlopen(url, timeout=3) as resp:
-            return resp.status < 500
-    except urllib.error.HTTPError as exc:
-        return exc.code < 500
-    except OSError:
-        return False
 
 
 class TwoServers:
