@@ -160,18 +160,20 @@ class TestWhatsAppSale(WhatsAppSaleCommon):
                 order._whatsapp_send_template(self.template)
                 self.assertEqual(order.state, expected)
 
-    def test_composer_end_to_end(self):
-        """Through the composer opened by the button (once the composer exists in the core)."""
-        if "whatsapp.composer" not in self.env:
-            self.skipTest("whatsapp.composer is not available yet in the core")
-        order = self._quotation().with_user(self.user_salesman)
+    def _open_composer(self, order):
+        """The composer as the order's Send by WhatsApp button opens it, for the salesman."""
         action = order.action_send_whatsapp()
-        composer = (
+        return (
             self.env["whatsapp.composer"]
             .with_user(self.user_salesman)
             .with_context(**action["context"])
             .create({})
         )
+
+    def test_composer_end_to_end(self):
+        """Through the composer opened by the button (once the composer exists in the core)."""
+        order = self._quotation().with_user(self.user_salesman)
+        composer = self._open_composer(order)
         composer.action_send_whatsapp()
         self.assertEqual(order.state, "sent")
         self.assertEqual(len(self._messages(order)), 1)
@@ -181,13 +183,7 @@ class TestWhatsAppSale(WhatsAppSaleCommon):
         composer falls back on the customer's phone and names the person, not the quotation."""
         customer = self.env["res.partner"].create({"name": "Phone Only", "phone": "+32 2 555 00 00"})
         order = self._quotation(customer).with_user(self.user_salesman)
-        action = order.action_send_whatsapp()
-        composer = (
-            self.env["whatsapp.composer"]
-            .with_user(self.user_salesman)
-            .with_context(**action["context"])
-            .create({})
-        )
+        composer = self._open_composer(order)
         self.assertEqual(composer.recipient_summary, "Phone Only: +3225550000")
         self.assertEqual(composer.recipient_partner_id, customer)
         self.assertEqual(composer.recipient_number, "+32 2 555 00 00")
