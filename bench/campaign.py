@@ -265,6 +265,8 @@ class Operator:
         self.types = {}
         self.resubscribed = 0
         self.reconnected = 0
+        self.close_codes = {}  # the server's close code -> count (1013: Odoo's per-connection rate limit)
+        self._subscribe_due = None  # the web client debounces its resubscription (300 ms)
         self._ws = None
         self._stop = threading.Event()
         self._thread = None
@@ -332,13 +334,14 @@ class Operator:
                     cookie=f"session_id={self.session.cookies['session_id']}",
                     timeout=60,  # the gevent process loads the registry on its first request
                 )
-                self._ws.settimeout(1)
+                self._ws.settimeout(0.1)  # a due resubscription is sent on time
                 break
             except ConnectionRefusedError:
                 if attempt == 59:
                     raise
                 time.sleep(0.5)
         self._subscribe()
+        self._subscribe_due = None
 
     def _subscribe(self):
         self._ws.send(json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": self.last}}))
@@ -347,8 +350,12 @@ class Operator:
         import websocket  # noqa: PLC0415
 
         while not self._stop.is_set():
+            if self._subscribe_due and time.time() >= self._subscribe_due:
+                self._subscribe_due = None
+                self.resubscribed += 1
+                self._subscribe()
             try:
-                frame = self._ws.recv()
+                opcode, data = self._ws.recv_data()
             except websocket.WebSocketTimeoutException:
                 continue
             except (websocket.WebSocketException, OSError):
@@ -360,6 +367,11 @@ class Operator:
                 self._connect()
                 continue
             now = time.time()
+            if opcode == websocket.ABNF.OPCODE_CLOSE:  # the next recv raises: reconnected then
+                code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+                self.close_codes[code] = self.close_codes.get(code, 0) + 1
+                continue
+            frame = data.decode() if isinstance(data, bytes) else data
             if not frame:
                 continue
             notifications = json.loads(frame)
@@ -372,9 +384,11 @@ class Operator:
             self.notifications += len(notifications)
             for number in REPLY_RE.findall(frame):
                 self.seen_replies.setdefault(int(number), now)
-            if joined:  # the web client's store subscribes again to the chats it just joined
-                self.resubscribed += 1
-                self._subscribe()
+            # the web client's store subscribes again to the chats it just joined, debounced by 300 ms
+            # (bus/static/src/workers/websocket_worker.js): a subscribe per joined chat would pass Odoo's
+            # limit of 10 frames in 2 s at a few replies a second, and the server would close the socket
+            if joined and not self._subscribe_due:
+                self._subscribe_due = now + 0.3
 
     def stop(self):
         self._stop.set()
@@ -610,7 +624,7 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
     print(
         f"  operator's bus: {operator.notifications} notifications ({', '.join(f'{k} {v}' for k, v in sorted(operator.types.items(), key=lambda kv: -kv[1])[:4])}), "
         f"subscribed again {operator.resubscribed} times, "
-        f"reconnected {operator.reconnected} times"
+        f"reconnected {operator.reconnected} times (close codes {operator.close_codes or 'none'})"
     )
     print(f"  left: {parked} statuses parked, {events_left} webhook events not done")
     for reason, count in failures:

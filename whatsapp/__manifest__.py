@@ -8,6 +8,7 @@
     "license": "LGPL-3",
     "depends": ["mail", "phone_validation", "link_tracker", "portal"],
     "external_dependencies": {"python": ["phonenumbers", "requests"]},
+    "post_load": "_post_load",
     "data": [
         "security/whatsapp_security.xml",
         "security/ir.model.access.csv",

@@ -1,1 +1,1 @@
-from . import main, webhook
+from . import fast_lane, main, webhook

@@ -5,9 +5,8 @@ bytes, parse (``tools/webhook_envelope.py``), store every change durably, commit
 (a change carrying only ``statuses``, nearly every POST of a campaign) are only stored, ``queued``, and
 acknowledged: the applier cron applies them in batches (``whatsapp.webhook.event._cron_apply_statuses``). It
 takes an environment and a werkzeug request and returns an HTTP status; it is called by the controller
-(``main.py``), through Odoo's regular dispatch. (A "fast lane" serving the POST before Odoo's routing saved
-nothing measurable on the real path, statuses of chatter messages, and skipped every ``ir.http`` hook of
-other addons: it was removed; ``bench/status_ab.py`` compares such changes.)
+(``main.py``, Odoo's regular dispatch) and by the fast lane (``fast_lane.py``), which serves the same POST
+before Odoo's routing machinery.
 """
 
 import hashlib

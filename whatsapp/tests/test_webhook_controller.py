@@ -4,18 +4,20 @@ from unittest.mock import patch
 
 import requests
 from odoo.tests import tagged
-from odoo.tools import mute_logger
+from odoo.tools import config, mute_logger
 
+from ..controllers import fast_lane
 from ..controllers.main import WhatsAppWebhookController
 from ..controllers.webhook import MAX_BODY_BYTES
 from ..models.whatsapp_webhook_event import WhatsAppWebhookEvent
 from ..tools import webhook_envelope
 from .common import SANDBOX_SECRET, WhatsAppHttpCase
 
-# the webhook's logs
+# the webhook's logs (the POST is served by the fast lane, or the controller when it is off)
 LOGGERS = (
     "odoo.addons.whatsapp.controllers.webhook",
     "odoo.addons.whatsapp.controllers.main",
+    "odoo.addons.whatsapp.controllers.fast_lane",
 )
 
 
@@ -369,17 +371,73 @@ class TestWebhookController(WhatsAppHttpCase):
         self.assertEqual(self._events(field="account_update").state, "done")
         self.assertIn("SCAM", self.account.meta_last_event)
 
-    def test_post_served_by_odoo_dispatch(self):
-        """The POST goes through Odoo's regular dispatch (``ir.http`` hooks of other addons run) to the
-        controller, once, and no session cookie is sent to Meta."""
-        original = WhatsAppWebhookController._webhook_receive
-        with patch.object(
-            WhatsAppWebhookController, "_webhook_receive", autospec=True, side_effect=original
-        ) as receive:
-            response = self._post_webhook(
-                self._make_payload("account_update", {"event": "PARTNER_ADDED"}, entry_time=1700000000)
+
+@tagged("post_install", "-at_install", "whatsapp")
+class TestWebhookControllerNoFastLane(TestWebhookController):
+    """Every webhook test again through Odoo's regular dispatch (the fast lane turned off)."""
+
+    allow_inherited_tests_method = True  # Odoo's loader runs only a class's own test methods otherwise
+
+    def setUp(self):
+        super().setUp()
+        self.startPatcher(patch.dict(config.options, {"whatsapp_webhook_fast_lane": "False"}))
+
+
+@tagged("post_install", "-at_install", "whatsapp")
+class TestWebhookFastLane(WhatsAppHttpCase):
+    """The POST served before Odoo's dispatch (``controllers/fast_lane.py``), and its off switch."""
+
+    def _account_update(self):
+        return self._make_payload("account_update", {"event": "PARTNER_ADDED"}, entry_time=1700000000)
+
+    def test_fast_lane_serves_post(self):
+        """The POST is served before Odoo's dispatch: neither the controller nor ir.http run for it, and no
+        session cookie is sent to Meta."""
+        with (
+            patch.object(
+                WhatsAppWebhookController, "_webhook_receive", side_effect=AssertionError
+            ) as receive,
+            patch.object(type(self.env["ir.http"]), "_pre_dispatch", side_effect=AssertionError) as pre,
+        ):
+            response = self._post_webhook(self._account_update())
+        self.assertFixedBody(response, 200)
+        self.assertFalse(receive.called or pre.called)
+        self.assertNotIn("Set-Cookie", response.headers)
+        self.assertEqual(self._events().state, "done")
+
+    def test_fast_lane_leaves_the_rest_to_odoo(self):
+        """The handshake (GET) goes through Odoo's dispatch, the lane on."""
+        ir_http = type(self.env["ir.http"])
+        with patch.object(ir_http, "_pre_dispatch", side_effect=ir_http._pre_dispatch) as pre:
+            response = self.url_open(
+                "/whatsapp/webhook?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=42"
             )
+        self.assertEqual(response.text, "42")
+        self.assertEqual(pre.call_count, 1)
+
+    def test_fast_lane_off(self):
+        """``whatsapp_webhook_fast_lane = False``: the controller serves the POST through Odoo's regular
+        dispatch (``ir.http`` hooks of other addons run), once, with the same result and no cookie."""
+        original = WhatsAppWebhookController._webhook_receive
+        with (
+            patch.dict(config.options, {"whatsapp_webhook_fast_lane": "False"}),
+            patch.object(
+                WhatsAppWebhookController, "_webhook_receive", autospec=True, side_effect=original
+            ) as receive,
+        ):
+            response = self._post_webhook(self._account_update())
         self.assertFixedBody(response, 200)
         self.assertEqual(receive.call_count, 1)
         self.assertNotIn("Set-Cookie", response.headers)
         self.assertEqual(self._events().state, "done")
+
+    def test_fast_lane_unexpected_error(self):
+        """An error outside the receiving code's own handling (e.g. the database gone): a plain 500, so
+        that Meta retries, logged, no traceback in the answer."""
+        with (
+            patch.object(fast_lane, "receive", side_effect=RuntimeError("boom")),
+            self.assertLogs("odoo.addons.whatsapp.controllers.fast_lane", "ERROR"),
+        ):
+            response = self._post_webhook(self._account_update())
+        self.assertFixedBody(response, 500)
+        self.assertFalse(self._events())
