@@ -9,6 +9,13 @@ the status applier's), posted to in interleaved rounds by
 event of each side for each version, and their ratio.
 
     python3 bench/status_ab.py -d DB --before REV [--http-port 18103] [--count 1000] [--rounds 6] [--paths chatter]
+        [--ack-only]
+
+With ``--ack-only`` neither server has a cron worker and no round waits for the applier: the statuses stay
+queued (removed at the end) and the figures are the acknowledgement's alone, with no applier's work landing
+in one side's round or the other's (the applier cron of the working tree's server, woken by either side's
+statuses, otherwise runs during whichever round is posting: on a 2-core machine that moves the rates by
+tens of percent from one run to the next).
 
 It measured the webhook's fast lane (a POST served before Odoo's dispatch) against Odoo's regular
 dispatch twice: within the noise on the chatter path while statuses were applied in the request (issue 11,
@@ -36,6 +43,11 @@ def _args(argv):
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=6, help="rounds per server, interleaved")
     parser.add_argument("--paths", default="chatter", help="chatter (default) and/or nochatter")
+    parser.add_argument(
+        "--ack-only",
+        action="store_true",
+        help="no cron worker on either server and no wait for the applier: the acknowledgement alone",
+    )
     parser.parse_known_args(argv, namespace=args)  # bench/run.py passes its arguments to every bench
     args.paths = [path for path in args.paths.split(",") if path]
     return args
@@ -67,7 +79,7 @@ def compare(args, odoo, registry, make_servers, name):
             sessions = benchlib.SessionCounter(args)
             # each round waits for the statuses its server left to the applier cron (none when they are
             # applied in the request), so that a round's CPU is its statuses' whole cost
-            drain = status_ingest.drainer(registry, state["account"][0])
+            drain = None if args.ack_only else status_ingest.drainer(registry, state["account"][0])
             status_ingest.interleave(sides, args.rounds, args.clients, sessions, drain)
             sessions.close()
             results[path] = [tally.result() for tally, _server, _bodies in sides]
@@ -114,7 +126,11 @@ def main(argv=None):
                     args, args.http_port, workers=args.workers, name="before", addons=before
                 ),
                 "after (working tree)": benchlib.OdooServer(
-                    args, args.http_port + 2, workers=args.workers, cron_threads=1, name="after"
+                    args,
+                    args.http_port + 2,
+                    workers=args.workers,
+                    cron_threads=0 if args.ack_only else 1,
+                    name="after",
                 ),
             },
             "status_ab",

@@ -40,6 +40,10 @@ acknowledgement alone), then applied by the applier in this process (its CPU cou
 the CPU per event of each side and the rate of one applier alone are printed apart; the lag is then not a
 user's figure (nothing is applied while posting).
 
+The same client then GETs ``/web/health`` as many times (an empty route through Odoo's dispatch): Odoo's
+own floor on this server and machine, printed beside the figures (the webhook's POST is served before that
+dispatch, by its fast lane).
+
 Not a test: figures.
 """
 
@@ -247,6 +251,29 @@ def post_all(port, bodies_, clients, sent_at=None):
     for thread in threads:
         thread.join()
     return latencies, sum(failures), time.perf_counter() - started
+
+
+def empty_route(port, count, clients, server):
+    """Odoo's floor on this server: ``count`` GETs of ``/web/health`` (an ``auth="none"`` route doing
+    nothing, through Odoo's dispatch: registry check, routing, ``ir.http`` hooks) by the same load client;
+    return (requests/s, CPU ms per request per side)."""
+
+    def client(number):
+        for _ in range(number):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", "/web/health")
+            connection.getresponse().read()
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(count // clients,)) for _ in range(clients)]
+    before, started = server.cpu_seconds(), time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed, after = time.perf_counter() - started, server.cpu_seconds()
+    done = count // clients * clients
+    return done / elapsed, benchlib.cpu_per_event(before, after, done)
 
 
 class Tally:
@@ -462,6 +489,7 @@ def main(argv=None):
         sessions = benchlib.SessionCounter(args)
         interleave(sides, args.rounds, args.clients, sessions, drain)
         sessions.close()
+        floor = empty_route(args.http_port, args.count, args.clients, server)
     finally:
         server.stop()
     applied_at = applied_times(registry, state["account"][0])
@@ -478,6 +506,10 @@ def main(argv=None):
         f"status_ingest: {args.clients} clients, prefork --workers {args.workers} + "
         + ("1 cron worker (the applier)" if cron else "no cron worker (applied here after each round)")
         + f", {args.rounds} interleaved rounds per path, each drained before the next"
+    )
+    print(
+        f"status_ingest: Odoo's floor on this server, same client: an empty route (GET /web/health through "
+        f"Odoo's dispatch, no work) {floor[0]:.0f} requests/s, CPU per request: {benchlib.format_cpu(floor[1])}"
     )
     print_results("status_ingest", results, server.problems())
     return {"name": "status_ingest", "results": results}
