@@ -380,7 +380,7 @@ def applier_here(odoo, registry):
     def apply():
         with registry.cursor() as cr:
             events = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})["whatsapp.webhook.event"]
-            while events._apply_queued_changes():
+            while events._apply_queued_statuses():
                 cr.commit()
         return True
 

@@ -1,10 +1,9 @@
 """Receiving Meta's webhook POSTs, whatever serves the request.
 
 :func:`receive` is the whole POST: read the body within the size limit, verify the signature over the raw
-bytes, parse (``tools/webhook_envelope.py``), store every change durably, commit, dispatch. ``messages``
-changes (delivery statuses, nearly every POST of a campaign, and customers' messages) are only stored,
-``queued``, and acknowledged: the applier cron handles them (``whatsapp.webhook.event._cron_apply_statuses``:
-statuses in batches, messages one by one), so that an acknowledgement costs one INSERT. It
+bytes, parse (``tools/webhook_envelope.py``), store every change durably, commit, dispatch. Delivery statuses
+(a change carrying only ``statuses``, nearly every POST of a campaign) are only stored, ``queued``, and
+acknowledged: the applier cron applies them in batches (``whatsapp.webhook.event._cron_apply_statuses``). It
 takes an environment and a werkzeug request and returns an HTTP status; it is called by the controller
 (``main.py``, Odoo's regular dispatch) and by the fast lane (``fast_lane.py``), which serves the same POST
 before Odoo's routing machinery.
@@ -118,7 +117,7 @@ def receive(env, httprequest):
     if changes:
         try:
             # fast path: the events and their handlers' effects are committed at once (no savepoint)
-            Event._store_changes(changes, dispatch=True, queue=True)
+            Event._store_changes(changes, dispatch=True, queue_statuses=True)
             Event._store_rejects(rejects)
             cr.commit()
             return 200
@@ -126,7 +125,7 @@ def receive(env, httprequest):
             _logger.debug("WhatsApp webhook: one-transaction dispatch failed, storing first", exc_info=True)
             cr.rollback()
     try:
-        event_ids = Event._store_changes(changes, queue=True)
+        event_ids = Event._store_changes(changes, queue_statuses=True)
         Event._store_rejects(rejects)
         cr.commit()  # durable before anything else may fail
     except Exception:

@@ -809,7 +809,7 @@ class WhatsAppMessage(models.Model):
         the status applier waiting for the whole campaign): it expands the bulk sends :data:`EXPAND_SLICE`
         records at a time (``expanding``: the recipients of a large selection are sent while the rest are
         being expanded), and applies the statuses Meta sent meanwhile every :data:`APPLY_STATUSES_EVERY`
-        seconds (``whatsapp.webhook.event._apply_queued_changes``, the applier cron's own batch).
+        seconds (``whatsapp.webhook.event._apply_queued_statuses``, the applier cron's own batch).
 
         :param ids: only these messages (``send()``)
         :param float deadline: ``time.monotonic()`` value after which no call is started
@@ -886,13 +886,12 @@ class WhatsAppMessage(models.Model):
             pool.close()
 
     def _send_apply_statuses(self, auto_commit=False):
-        """Apply one batch of the changes queued by the webhook, statuses and customers' messages (see
-        :meth:`_send_accounts`)."""
+        """Apply one batch of the statuses queued by the webhook (see :meth:`_send_accounts`)."""
         if auto_commit:
             self.env.cr.commit()  # a fresh snapshot: the applier claims rows other appliers update
         try:
             with self.env.cr.savepoint():
-                applied = self.env["whatsapp.webhook.event"]._apply_queued_changes()
+                applied = self.env["whatsapp.webhook.event"]._apply_queued_statuses()
         except Exception:  # noqa: BLE001 - the applier cron applies them; the send goes on
             _logger.exception(
                 "WhatsApp queue runner: applying queued statuses failed, left to the applier cron"

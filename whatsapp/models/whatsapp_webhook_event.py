@@ -78,13 +78,10 @@ class WhatsAppWebhookEvent(models.Model):
     raises leaves the event ``failed`` with its error; the cron retries it with exponential backoff, an
     administrator can reprocess it by hand.
 
-    ``messages`` changes (delivery statuses: nearly every call of a campaign; customers' messages) are not
-    dispatched by the request: they are stored ``queued``, committed, acknowledged, and handled by the
-    applier (:meth:`_cron_apply_statuses`): statuses in batches, one ``_apply_meta_statuses`` per account for
-    hundreds of them, one push per author and chat, one commit; customers' messages by their handler, one by
-    one, in the order they came. The acknowledgement so costs one INSERT whatever the change: a customer's
-    first message (a chat to create, its members, the answered template to find) takes tens of milliseconds,
-    which status POSTs would otherwise wait behind.
+    Delivery statuses (a ``messages`` change carrying only ``statuses``: nearly every call of a campaign) are
+    not dispatched by the request: they are stored ``queued``, committed, acknowledged, and applied in
+    batches by the applier (:meth:`_cron_apply_statuses`): one ``_apply_meta_statuses`` per account for
+    hundreds of statuses, one push per author and chat, one commit.
     """
 
     _name = "whatsapp.webhook.event"
@@ -244,7 +241,7 @@ class WhatsAppWebhookEvent(models.Model):
         return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
-    def _store_changes(self, changes, dispatch=False, queue=False):
+    def _store_changes(self, changes, dispatch=False, queue_statuses=False):
         """Insert the changes of one payload in one statement; duplicates are skipped.
 
         Run it first in its transaction and commit right after: under Odoo's REPEATABLE READ isolation a
@@ -258,13 +255,13 @@ class WhatsAppWebhookEvent(models.Model):
         which records a handler's failure on its event). Either way nothing is acknowledged before the
         event is committed.
 
-        With ``queue``, a ``messages`` change of an account (statuses, customers' messages) is stored
-        ``queued`` instead, neither dispatched nor left to the retry cron: the applier
-        (:meth:`_apply_queued_changes`) handles it, woken up by :meth:`_trigger_applier` once committed.
+        With ``queue_statuses``, a change that is only delivery statuses (:meth:`_is_status_only`) of an
+        account is stored ``queued`` instead, neither dispatched nor left to the retry cron: the applier
+        (:meth:`_apply_queued_statuses`) applies it, woken up by :meth:`_trigger_applier` once committed.
 
         :param list changes: tuples ``(account_id, field, value, entry_uid, entry_time)``, value a dict
         :param bool dispatch: run the handlers now (see above)
-        :param bool queue: store ``messages`` changes ``queued`` (see above)
+        :param bool queue_statuses: store status-only changes ``queued`` (see above)
         :return: ids of the events created by this call (not those already there)
         """
         if not changes:
@@ -273,7 +270,7 @@ class WhatsAppWebhookEvent(models.Model):
         rows = []
         for account_id, field, value, entry_uid, entry_time in changes:
             value_json = canonical_json(value)
-            if queue and account_id and field == "messages":
+            if queue_statuses and account_id and self._is_status_only(field, value):
                 state, attempts, next_attempt = "queued", 0, None
             elif dispatch:  # committed with the handlers' effects, or not at all
                 state = "done" if account_id and field in WEBHOOK_HANDLERS else "ignored"
@@ -506,11 +503,9 @@ class WhatsAppWebhookEvent(models.Model):
         self.env.cr.postrollback.add(lambda: _applier_triggered.__setitem__(dbname, last))
 
     @api.model
-    def _apply_queued_changes(self, limit=APPLY_BATCH):
-        """Apply one batch of queued changes, oldest first, in the current transaction (the caller commits).
+    def _apply_queued_statuses(self, limit=APPLY_BATCH):
+        """Apply one batch of queued statuses, oldest first, in the current transaction (the caller commits).
 
-        * customers' messages (a queued change that is not only statuses) first, each by its handler in a
-          savepoint, in the order they came (:meth:`_process`: a failure is kept on its event and retried);
         * claimed with ``FOR UPDATE SKIP LOCKED``: two appliers (two cron workers, two servers) take
           different events; an event is marked done in the transaction that applies it, so a crash before
           the commit leaves it queued with nothing applied, and it is applied once by the next batch;
@@ -544,19 +539,8 @@ class WhatsAppWebhookEvent(models.Model):
         if not rows:
             return 0
         by_account = defaultdict(list)  # account id -> [(event id, statuses)], oldest first
-        dispatched = []  # customers' messages (and errors): their handler, one by one
         for event_id, account_id, value in rows:
-            value = json.loads(value)
-            if self._is_status_only("messages", value):
-                by_account[account_id].append((event_id, value.get("statuses") or []))
-            else:
-                dispatched.append(event_id)
-        if dispatched:
-            cr.execute(
-                SQL("UPDATE whatsapp_webhook_event SET state = 'pending' WHERE id IN %s", tuple(dispatched))
-            )
-            self.invalidate_model(["state"])
-            self.browse(dispatched)._process()  # the rows are locked by this transaction already
+            by_account[account_id].append((event_id, json.loads(value).get("statuses") or []))
         Message = self.env["whatsapp.message"].with_user(SUPERUSER_ID)
         accounts = self.env["whatsapp.account"].with_user(SUPERUSER_ID).with_context(active_test=False)
         outcome = {"done": [], "pending": [], "ignored": []}
@@ -603,17 +587,17 @@ class WhatsAppWebhookEvent(models.Model):
 
     @api.model
     def _cron_apply_statuses(self):
-        """The applier: batches of queued changes (customers' messages, statuses), each committed, until none came for
+        """The applier: batches of queued statuses, each committed, until none came for
         :data:`APPLY_IDLE` seconds; after :data:`APPLY_BUDGET` seconds a new run takes over (the cron
         worker serves other jobs in between). A short batch is followed by a pause of
         :data:`APPLY_PAUSE` (statuses accumulate: fewer, bigger batches, at a small lag)."""
         if modules.module.current_test:  # never commit under tests: apply what is there
-            while self._apply_queued_changes():
+            while self._apply_queued_statuses():
                 pass
             return
         started = last_work = time.monotonic()
         while True:
-            count = self._apply_queued_changes()
+            count = self._apply_queued_statuses()
             self.env.cr.commit()
             now = time.monotonic()
             if count:

@@ -236,8 +236,7 @@ class WhatsAppCommon(MockGraphMixin, SandboxMixin):
         return response
 
     def _apply_statuses(self):
-        """Run the applier (``whatsapp.webhook.event._cron_apply_statuses``: the statuses and customers'
-        messages the webhook queued) as its cron does.
+        """Run the status applier (``whatsapp.webhook.event._cron_apply_statuses``) as its cron does.
 
         :return: the events it applied
         """

@@ -7,7 +7,6 @@ from odoo.tools import mute_logger
 
 from ..models import whatsapp_status_pending, whatsapp_webhook_event
 from .common import WhatsAppHttpCase
-from .common_messages import WhatsAppMessageMixin
 
 EVENT_LOGGER = "odoo.addons.whatsapp.models.whatsapp_webhook_event"
 
@@ -93,75 +92,11 @@ class TestWebhookPerformance(WhatsAppHttpCase):
                     self._post_status(wamid, apply=False)
             self.env.flush_all()
             queries = self.env.cr.sql_log_count
-            self.env["whatsapp.webhook.event"].sudo()._apply_queued_changes()
+            self.env["whatsapp.webhook.event"].sudo()._apply_queued_statuses()
             counts.append(self.env.cr.sql_log_count - queries)
             self.env.invalidate_all()
             self.assertEqual(set(messages.mapped("state")), {"delivered"})
         self.assertEqual(counts[0], counts[1], "a batch's queries do not grow with its size")
-
-    def _post_inbound(self, text, apply=False):
-        value = WhatsAppMessageMixin._whatsapp_inbound_value("33612345678", text)
-        response = self._post_webhook(self._make_payload("messages", value), apply=apply)
-        self.assertEqual(response.status_code, 200)
-        return value["messages"][0]["id"]
-
-    def _inbound(self):
-        return self.env["whatsapp.message"].sudo().search([("direction", "=", "inbound")], order="id")
-
-    def test_inbound_message_query_count(self):
-        """A customer's message is acknowledged like a status (the INSERT of its event, the commit): its
-        handling (a chat to find or create, members, the post) waits for the applier, so that no status
-        POST waits behind it; the applier posts it in Discuss."""
-        self._post_status("wamid.PERF0")  # warm-up: routing map, account table, registry caches
-        self.env.flush_all()
-        with self._woken(), self.assertQueryCount(2):
-            wamid = self._post_inbound("Hello, is it open on Sunday?")
-        event = self._events(field="messages").filtered(lambda e: wamid in e.value)
-        self.assertRecordValues(event, [{"state": "queued", "attempts": 0}])
-        self.assertFalse(self._inbound(), "acknowledged, not handled yet")
-        self.assertEqual(self._apply_statuses(), event)
-        self.assertRecordValues(self._inbound(), [{"wamid": wamid, "body": "Hello, is it open on Sunday?"}])
-        self.assertIn("Sunday", self._inbound().mail_message_id.body)
-        self.assertRecordValues(event, [{"state": "done", "attempts": 1, "error": False}])
-
-    def test_inbound_messages_in_order_beside_statuses(self):
-        """Customers' messages queued beside statuses are handled in the order they came, in the applier's
-        batch that applies the statuses."""
-        message = self._sent_message("wamid.PERF0")
-        with self._woken():
-            first = self._post_inbound("first")
-            self._post_status("wamid.PERF0", apply=False)
-            second = self._post_inbound("second")
-        self._apply_statuses()
-        self.assertEqual(self._inbound().mapped("wamid"), [first, second])
-        self.assertEqual(self._inbound().mapped("body"), ["first", "second"])
-        self.assertEqual(message.state, "delivered")
-        self.assertEqual(set(self._events(field="messages").mapped("state")), {"done"})
-
-    def test_inbound_handler_failure_kept_for_retry(self):
-        """A customer's message whose handler fails in the applier is kept failed, with its error, for the
-        retry cron; the statuses of the same batch are applied all the same."""
-        message = self._sent_message("wamid.PERF0")
-        with self._woken():
-            wamid = self._post_inbound("boom")
-            self._post_status("wamid.PERF0", apply=False)
-
-        def explode(account, value, event):
-            raise ValueError("handler bug")
-
-        with (
-            patch.object(type(self.env["whatsapp.account"]), "_webhook_messages", explode),
-            mute_logger("odoo.addons.whatsapp.models.whatsapp_webhook_event"),
-        ):
-            self._apply_statuses()
-        failed = self._events(field="messages").filtered(lambda e: wamid in e.value)
-        self.assertRecordValues(failed, [{"state": "failed", "attempts": 1}])
-        self.assertIn("handler bug", failed.error)
-        self.assertEqual(message.state, "delivered")
-        self.assertFalse(self._inbound())
-        failed._process()  # the retry cron, the handler fixed
-        self.assertRecordValues(failed, [{"state": "done", "attempts": 2}])
-        self.assertEqual(self._inbound().body, "boom")
 
     def test_unknown_status_query_count(self):
         """A status of a message not committed yet is parked with one INSERT, by the applier."""

@@ -33,7 +33,7 @@ class StatusQueueMixin:
         for wamid, status in statuses:
             value = self._whatsapp_status_value([(wamid, status, None, None)])
             ids += Event._store_changes(
-                [(account.id, "messages", value, "2000001", None)], dispatch=True, queue=True
+                [(account.id, "messages", value, "2000001", None)], dispatch=True, queue_statuses=True
             )
         return Event.browse(ids)
 
@@ -108,7 +108,7 @@ class TestStatusApplier(StatusQueueMixin, WhatsAppDiscussCase):
         messages = self._sent()
         events = self._queue(*((m.wamid, "read") for m in messages))
         with self.assertRaises(Crash), self.env.cr.savepoint():
-            self.env["whatsapp.webhook.event"].sudo()._apply_queued_changes()
+            self.env["whatsapp.webhook.event"].sudo()._apply_queued_statuses()
             raise Crash  # applied and marked done, but never committed
         self.env.invalidate_all()
         self.assertEqual(set(messages.mapped("state")), {"sent"})
@@ -154,9 +154,9 @@ class TestStatusApplier(StatusQueueMixin, WhatsAppDiscussCase):
 
         with patch.object(Message, "_apply_meta_statuses", conflict_once):
             Event = self.env["whatsapp.webhook.event"].sudo()
-            self.assertEqual(Event._apply_queued_changes(), 1)
+            self.assertEqual(Event._apply_queued_statuses(), 1)
             self.assertEqual(events.state, "queued")
-            Event._apply_queued_changes()
+            Event._apply_queued_statuses()
         self.env.invalidate_all()
         self.assertEqual(events.state, "done")
         self.assertEqual(messages[0].state, "delivered")
@@ -172,25 +172,14 @@ class TestStatusApplier(StatusQueueMixin, WhatsAppDiscussCase):
         self.assertEqual(parked.status, "delivered")
         self.assertEqual(set(events.mapped("state")), {"done"})
 
-    def test_inbound_message_queued_then_applied(self):
-        """A customer's message (and a change with one) is queued by the request like a status, then handled
-        by the applier: it reaches Discuss there; other fields are still dispatched at once."""
+    def test_mixed_change_dispatched_at_once(self):
+        """Inbound messages (and changes with them) reach Discuss in the request, not through the applier."""
         Event = self.env["whatsapp.webhook.event"].sudo()
         value = self._whatsapp_inbound_value("33612345678", "Hello there")
-        value["statuses"] = self._whatsapp_status_value([("wamid.NONE", "delivered", None, None)])["statuses"]
         ids = Event._store_changes(
-            [
-                (self.account.id, "messages", value, "2000001", None),
-                (self.account.id, "account_update", {"event": "PARTNER_ADDED"}, "2000001", None),
-            ],
-            dispatch=True,
-            queue=True,
+            [(self.account.id, "messages", value, "2000001", None)], dispatch=True, queue_statuses=True
         )
-        events = Event.browse(ids)
-        self.assertEqual(events.mapped("state"), ["queued", "done"])
-        self.assertFalse(self.chat())
-        self._apply()
-        self.assertEqual(events.mapped("state"), ["done", "done"])
+        self.assertEqual(Event.browse(ids).state, "done")
         self.assertIn("Hello there", self.chat_messages(self.chat()).mapped("body")[-1])
 
     def _bus_pushes(self, run):
@@ -286,7 +275,7 @@ class TestStatusApplierConcurrency(StatusQueueMixin, WhatsAppDiscussCase):
             value = self._whatsapp_status_value([(message.wamid, "delivered", None, None)])
             value["metadata"]["phone_number_id"] = account.phone_uid
             events += Event._store_changes(
-                [(account.id, "messages", value, "7000002", None)], dispatch=True, queue=True
+                [(account.id, "messages", value, "7000002", None)], dispatch=True, queue_statuses=True
             )
         return account.id, messages.ids, events
 
@@ -315,7 +304,7 @@ class TestStatusApplierConcurrency(StatusQueueMixin, WhatsAppDiscussCase):
                 with self.registry.cursor() as cr:
                     cr.transaction = Transaction(self.registry)
                     env = api.Environment(cr, SUPERUSER_ID, {})
-                    claimed[name] = env["whatsapp.webhook.event"]._apply_queued_changes(limit=limit)
+                    claimed[name] = env["whatsapp.webhook.event"]._apply_queued_statuses(limit=limit)
                     if hold:  # the first applier holds its batch until the second has claimed its own
                         first_claimed.set()
                         second.join(10)
