@@ -158,6 +158,25 @@ class SessionCounter:
         self.connection.close()
 
 
+def machine():
+    """``"load L on N cores, host speed S"``: the 1-minute load, and the CPU seconds a fixed pure-Python loop
+    takes now (:func:`host_speed`). On a shared virtual machine the same work costs up to 1.6 times more CPU
+    from one hour to the next (neighbours, frequency): compare figures measured at the same speed, or within
+    one run."""
+    return f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores, host speed {host_speed():.2f} s"
+
+
+def host_speed(loops=3_000_000):
+    """CPU seconds of a fixed pure-Python loop (about 0.3 s on the reference machine at its fastest): the
+    host's speed at the time of a figure, printed beside it (lower is faster)."""
+    import time  # noqa: PLC0415
+
+    started, total = time.process_time(), 0
+    for i in range(loops):
+        total += i * i % 7
+    return time.process_time() - started
+
+
 def cpu_per_event(before, after, count):
     """``{side: ms per event}`` between two :func:`cpu_seconds` readings."""
     return {kind: (after[kind] - before[kind]) / max(count, 1) * 1000 for kind in after}

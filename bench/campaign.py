@@ -629,10 +629,7 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
     print(f"  left: {parked} statuses parked, {events_left} webhook events not done")
     for reason, count in failures:
         print(f"  failed: {count} x {reason}")
-    print(
-        f"  machine load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; server log: "
-        f"{benchlib.log_verdict(problems)} ({server.log_path})"
-    )
+    print(f"  machine {benchlib.machine()}; server log: {benchlib.log_verdict(problems)} ({server.log_path})")
     return {
         "name": "campaign",
         "click_to_all_sent": (last_sent - clicked) if last_sent else None,

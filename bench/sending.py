@@ -314,7 +314,7 @@ def main(argv=None):
             bench.close()
         sandbox.stop()
     print()
-    print(f"machine load (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"machine: {benchlib.machine()}")
     print(f"path: {PATH}")
     print(f"{'figure':<62} {'result':>24} {'target':>12}")
     one, two = scaling[1], scaling[2]

@@ -53,7 +53,6 @@ import hashlib
 import hmac
 import http.client
 import json
-import os
 import statistics
 import sys
 import threading
@@ -454,7 +453,7 @@ def print_results(name, results, problems=None, extra=""):
             f"Odoo CPU x{a['cpu_ms']['odoo'] / max(b['cpu_ms']['odoo'], 1e-9):.2f}, "
             f"PostgreSQL CPU x{a['cpu_ms']['postgresql'] / max(b['cpu_ms']['postgresql'], 1e-9):.2f}"
         )
-    print(f"{name}: machine load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", end="")
+    print(f"{name}: machine {benchlib.machine()}", end="")
     print(f"; server log: {benchlib.log_verdict(problems)}" if problems is not None else "")
 
 

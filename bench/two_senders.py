@@ -133,7 +133,7 @@ def main(argv=None):
             starts = sorted(t for t, _u in calls)
             span = starts[-1] - starts[0] if len(starts) > 1 else 0.0
             print()
-            print(f"machine load (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+            print(f"machine: {benchlib.machine()}")
             print(
                 "path: queue send phase, messages made by the thread API with chatter (queued from the partners, "
                 "no composer), two sender processes calling the queue runner (not odoo-bin servers: "

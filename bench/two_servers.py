@@ -60,9 +60,7 @@ def main(argv=None):
     finally:
         scenario.stop()
     print()
-    print(
-        f"two odoo-bin servers, one database: machine load (1 min) {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
-    )
+    print(f"two odoo-bin servers, one database: machine {benchlib.machine()}")
     for line in outcome.lines():
         print(f"  {line}")
     cpu = benchlib.cpu_per_event(before, after, args.count)
