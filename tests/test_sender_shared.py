@@ -149,3 +149,24 @@ def test_uncertain_reservation_is_given_up():
     limiter.acquire()
     assert shared.reservations == [10, 10]  # the first chunk given up, the second used
     assert limiter.given_up == 10
+
+
+def test_slots_counted_from_the_reservation_answer():
+    """A thread kept from running after the reservation's answer (the GIL, a busy machine) does not place the
+    chunk late: with ``(seconds, spread, at)`` the slots count from ``at``, the answer's time, so this chunk's
+    slots and the next one's never crowd a second."""
+    clock = FakeClock()
+    shared = SharedClock(clock)
+    late = iter([0.2])  # the first answer reaches the limiter 200 ms after it was received
+
+    def reserve(count, spacing, delay=0.0):
+        seconds, answered = shared.reserve(count, spacing, delay), clock.now
+        clock.now += next(late, 0.0)
+        return seconds, 0.001, answered
+
+    limiter = SharedRateLimiter(40, reserve, clock=clock, sleep=clock.sleep)
+    grants = [limiter.acquire() for _ in range(80)]
+    assert max_in_window(grants) <= 40
+    # placed from ``after`` instead, the chunk would have started 200 ms late and no slot would be given up: the 8
+    # slots that passed while the thread was away (more than the 20-ms tolerance) are given up, not bunched
+    assert limiter.given_up == 8

@@ -1115,9 +1115,10 @@ class WhatsAppMessage(models.Model):
                     sent = time.monotonic()
                     first = reserve_slots(cr, account_id, count, spacing, delay)
                     answered = time.monotonic()
-                # seconds from now to the first slot, and the window in which the statement ran (not the connection,
-                # the transaction and the commit around it): the limiter's uncertainty
-                return first - (time.monotonic() - answered), answered - sent
+                # seconds from the answer to the first slot, the window in which the statement ran (not the
+                # connection, the transaction and the commit around it: the limiter's uncertainty), and the answer's
+                # time, which the limiter counts from (not from when this thread runs again)
+                return first, answered - sent, answered
             except Exception:  # noqa: BLE001 - sending goes on, at this process's pace
                 _logger.warning(
                     "WhatsApp: the shared sending clock failed, pacing in this process only", exc_info=True
