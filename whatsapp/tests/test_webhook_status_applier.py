@@ -9,6 +9,7 @@ from odoo.addons.bus.models.bus import dispatch, hashable
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
 from odoo.api import Transaction
 from odoo.tests import tagged
+from odoo.tests.common import ChromeBrowser
 from odoo.tools import mute_logger
 
 from .common_discuss import WhatsAppDiscussCase, WhatsAppDiscussHttpCase
@@ -358,9 +359,14 @@ class TestStatusLiveTour(WhatsAppDiscussHttpCase):
         cursor, shared with the requests under its lock); then what a real commit's ``NOTIFY`` does: the
         websockets subscribed to the channels it pushed to fetch their new bus messages (test cursors drop
         post-commit hooks; as bus's ``WebsocketCase.trigger_notification_dispatching``)."""
-        stop, errors = threading.Event(), []
+        stop, errors, navigated = threading.Event(), [], threading.Event()
 
         def run():
+            # not before the browser is sent to the page: until then the test's thread uses the test cursor
+            # directly, without the lock requests take (authentication, flush), and would race this thread
+            while not navigated.wait(0.1):
+                if stop.is_set():
+                    return
             while not stop.wait(0.1):
                 try:
                     with self.registry.cursor() as cr:
@@ -379,10 +385,17 @@ class TestStatusLiveTour(WhatsAppDiscussHttpCase):
                 except Exception as exc:  # noqa: BLE001 - reported by the assertion below
                     errors.append(exc)
 
+        navigate_to = ChromeBrowser.navigate_to
+
+        def navigate(browser, *args, **kwargs):
+            navigated.set()
+            return navigate_to(browser, *args, **kwargs)
+
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         try:
-            yield
+            with patch.object(ChromeBrowser, "navigate_to", navigate):
+                yield
         finally:
             stop.set()
             thread.join(10)
