@@ -337,6 +337,60 @@ class TestWhatsAppMessageNoDuplicate(WhatsAppMessageCase):
 
 
 @tagged("whatsapp", "post_install", "-at_install")
+class TestWhatsAppMessageWriteCommitted(WhatsAppMessageCase):
+    """The outcomes of calls already made are written on a fresh snapshot, again after a conflict
+    (``_send_write_committed``: a runner's writes meet what other runners, the applier or another server
+    committed meanwhile)."""
+
+    def _write_committed(self, failures):
+        """Write a sent outcome of a claimed message through ``_send_write_committed`` on a committing cursor,
+        ``_send_write`` failing with a serialization failure ``failures`` times first; return its calls."""
+        from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+
+        from ..tools.sender import SendResult  # noqa: PLC0415
+
+        message = self.partners[0]._whatsapp_send_template(self.template, queue=True)
+        self.env.flush_all()
+        Message = type(self.env["whatsapp.message"])
+        real, calls = Message._send_write, []
+
+        def conflicting(records, results, outcomes):
+            calls.append(records.ids)
+            if len(calls) <= failures:
+                raise pg_errors.SerializationFailure("could not serialize access due to concurrent update")
+            return real(records, results, outcomes)
+
+        # a runner's cursor commits: in test mode it is the test's transaction, its commits savepoints
+        self.registry.enter_test_mode(self.cr)
+        self.addCleanup(self.registry.leave_test_mode)
+        with (
+            self.registry.cursor() as cr,
+            patch.object(Message, "_send_write", conflicting),
+            patch.object(whatsapp_message_module.random, "uniform", return_value=0.0),  # no back-off wait
+        ):
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            batch = env["whatsapp.message"]._claim(env["whatsapp.account"].browse(self.account.id))
+            self.assertEqual(batch.ids, message.ids)
+            result = SendResult(message.id, response={"messages": [{"id": "wamid.COMMITTED"}]})
+            try:
+                batch._send_write_committed([result], {})
+            finally:
+                self.env.invalidate_all()
+        return message, calls
+
+    def test_written_again_after_a_conflict(self):
+        message, calls = self._write_committed(failures=2)
+        self.assertEqual(len(calls), 3, "written again after each conflict")
+        self.assertRecordValues(message, [{"state": "sent", "wamid": "wamid.COMMITTED"}])
+
+    def test_last_conflict_raised(self):
+        """After ``WRITE_TRIES`` conflicts the error is raised (logged by the runner; the message keeps its
+        ``sending`` lease and is reconciled), never written half."""
+        with self.assertRaises(pg_errors.SerializationFailure):
+            self._write_committed(failures=whatsapp_message_module.WRITE_TRIES)
+
+
+@tagged("whatsapp", "post_install", "-at_install")
 class TestWhatsAppMessageFailedForm(WhatsAppMessageCase):
     """What a failed message says: its record, its person, the real reason; Retry only when it may succeed."""
 
