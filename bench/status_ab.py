@@ -94,6 +94,7 @@ def compare(args, odoo, registry, make_servers, name):
     print(
         f"{name}: {args.count} events per server and path, {args.clients} clients, prefork --workers "
         f"{args.workers} each, {args.rounds} interleaved rounds"
+        + ("; the acknowledgement alone (no applier on either side)" if args.ack_only else "")
     )
     for pair in results.values():
         status_ingest.print_results(name, pair, problems)

@@ -217,9 +217,10 @@ def bodies(phone_uid, waba_uid, wamids):
     return result
 
 
-def post_all(port, bodies_, clients, sent_at=None):
+def post_all(port, bodies_, clients, sent_at=None, path="/whatsapp/webhook"):
     """Post ``bodies_`` from ``clients`` threads; return (latencies, non-200 count, elapsed seconds).
 
+    :param bodies_: ``(body, signature, wamid)``; a ``None`` body is a GET of ``path``
     :param dict sent_at: filled with ``{wamid: time.time() of its POST}`` (Meta's emission)
     """
     latencies, failures, lock = [], [], threading.Lock()
@@ -230,12 +231,11 @@ def post_all(port, bodies_, clients, sent_at=None):
                 sent_at[message_uid] = time.time()
             started = time.perf_counter()
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            connection.request(
-                "POST",
-                "/whatsapp/webhook",
-                body=body,
-                headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
-            )
+            if body is None:
+                connection.request("GET", path)
+            else:
+                headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature}
+                connection.request("POST", path, body=body, headers=headers)
             response = connection.getresponse()
             response.read()
             connection.close()
@@ -254,25 +254,11 @@ def post_all(port, bodies_, clients, sent_at=None):
 
 def empty_route(port, count, clients, server):
     """Odoo's floor on this server: ``count`` GETs of ``/web/health`` (an ``auth="none"`` route doing
-    nothing, through Odoo's dispatch: registry check, routing, ``ir.http`` hooks) by the same load client;
-    return (requests/s, CPU ms per request per side)."""
-
-    def client(number):
-        for _ in range(number):
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            connection.request("GET", "/web/health")
-            connection.getresponse().read()
-            connection.close()
-
-    threads = [threading.Thread(target=client, args=(count // clients,)) for _ in range(clients)]
-    before, started = server.cpu_seconds(), time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed, after = time.perf_counter() - started, server.cpu_seconds()
-    done = count // clients * clients
-    return done / elapsed, benchlib.cpu_per_event(before, after, done)
+    nothing, through Odoo's dispatch: registry check, routing, ``ir.http`` hooks) by the same load client
+    (:func:`post_all`); return (requests/s, CPU ms per request per side)."""
+    before = server.cpu_seconds()
+    _latencies, _non_200, elapsed = post_all(port, [(None, None, None)] * count, clients, path="/web/health")
+    return count / elapsed, benchlib.cpu_per_event(before, server.cpu_seconds(), count)
 
 
 class Tally:

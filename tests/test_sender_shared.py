@@ -143,7 +143,7 @@ def test_uncertain_reservation_is_given_up():
     spreads = iter([0.05, 0.001])
 
     def reserve(count, spacing, delay=0.0):
-        return shared.reserve(count, spacing, delay), next(spreads, 0.001)
+        return shared.reserve(count, spacing, delay), next(spreads, 0.001), clock.now
 
     limiter = SharedRateLimiter(40, reserve, clock=clock, sleep=clock.sleep)
     limiter.acquire()

@@ -9,7 +9,7 @@ and Odoo's regular dispatch is most of each POST's cost: a cursor to check the r
 a second cursor for the transaction, ``ir.http``'s authentication, pre- and post-dispatch hooks (languages,
 sessions, signup tokens, editor...), none of which a machine-to-machine call signed by Meta needs. Measured
 on the reference machine (``bench/status_ab.py``, the README has the figures): an empty route through
-Odoo's dispatch costs about 1.9 ms of Odoo CPU, which alone caps 2 cores below 600 requests/s.
+Odoo's dispatch costs 1.9-2.6 ms of Odoo CPU, which alone holds 2 cores at 540-780 requests/s.
 
 What
 ----

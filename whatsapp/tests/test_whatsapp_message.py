@@ -3,13 +3,14 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from freezegun import freeze_time
-from odoo import fields
+from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged, users
 from psycopg2 import errors as pg_errors
 
 from ..models import whatsapp_message as whatsapp_message_module
 from ..tools.graph_errors import WhatsAppApiError
+from ..tools.sender import SendResult
 from .common_messages import WhatsAppMessageCase
 
 
@@ -345,10 +346,6 @@ class TestWhatsAppMessageWriteCommitted(WhatsAppMessageCase):
     def _write_committed(self, failures):
         """Write a sent outcome of a claimed message through ``_send_write_committed`` on a committing cursor,
         ``_send_write`` failing with a serialization failure ``failures`` times first; return its calls."""
-        from odoo import SUPERUSER_ID, api  # noqa: PLC0415
-
-        from ..tools.sender import SendResult  # noqa: PLC0415
-
         message = self.partners[0]._whatsapp_send_template(self.template, queue=True)
         self.env.flush_all()
         Message = type(self.env["whatsapp.message"])

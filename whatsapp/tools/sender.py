@@ -111,8 +111,8 @@ class SharedRateLimiter:
     :param rate: permits per second (> 0) in total, across processes
     :param reserve: ``(count, spacing, delay=0.0) -> seconds`` until the first of ``count`` slots reserved on the
         shared clock, ``spacing`` seconds apart (``delay`` pushes the shared clock back, for Meta's 130429); or
-        ``(seconds, spread)`` with the window the reservation ran in, or ``(seconds, spread, at)`` with the time
-        of ``clock`` the seconds count from
+        ``(seconds, spread, at)``: the seconds count from ``at`` (a time of ``clock``, the reservation's answer)
+        and ``spread`` is the window the reservation ran in
     :param needed: permits this limiter will grant at most (a chunk never reserves more than is left)
     :param chunk: slots reserved at once (default: a quarter of a second of sends)
     :param tolerance: seconds a call may start after its slot; later, the slot is given up
@@ -144,17 +144,15 @@ class SharedRateLimiter:
             before = self._clock()
             first = self._reserve(count, self.spacing)
             after = self._clock()
-            # the reservation happened somewhere in a window of ``spread`` seconds ending now: place the slots at the
-            # latest (never early) and take the uncertainty from the tolerance, so that every call starts within
-            # ``tolerance`` of its true slot. ``reserve`` may tell the window itself: ``(seconds, spread)``, its
-            # statement alone rather than the connection, the transaction and the commit around it, and
-            # ``(seconds, spread, at)``, the seconds counted from ``at`` on this clock (the statement's answer):
-            # a thread kept from running between that answer and ``after`` (the GIL, a busy machine) would
-            # otherwise place the whole chunk that much late, against the next chunk's slots (85 calls in a
-            # second at cap 80 were seen on a saturated machine)
+            # the reservation happened somewhere in a window of ``spread`` seconds ending at ``after``: place the
+            # slots at the latest (never early) and take the uncertainty from the tolerance, so that every call
+            # starts within ``tolerance`` of its true slot. ``reserve`` may tell both itself: ``(seconds, spread,
+            # at)``, its statement alone rather than the connection, the transaction and the commit around it,
+            # and the statement's answer, so that a thread kept from running after it (the GIL, a busy machine)
+            # does not place the whole chunk that much late against the next chunk's slots (85 calls in a second
+            # at cap 80 were seen on a saturated machine)
             if isinstance(first, tuple):
-                first, spread, *at = first
-                after = at[0] if at else after
+                first, spread, after = first
             else:
                 spread = after - before
             tolerance = self.tolerance - spread
