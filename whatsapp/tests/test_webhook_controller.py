@@ -419,15 +419,18 @@ class TestWebhookFastLane(WhatsAppHttpCase):
         """``whatsapp_webhook_fast_lane = False``: the controller serves the POST through Odoo's regular
         dispatch (``ir.http`` hooks of other addons run), once, with the same result and no cookie."""
         original = WhatsAppWebhookController._webhook_receive
+        ir_http = type(self.env["ir.http"])
         with (
             patch.dict(config.options, {"whatsapp_webhook_fast_lane": "False"}),
             patch.object(
                 WhatsAppWebhookController, "_webhook_receive", autospec=True, side_effect=original
             ) as receive,
+            patch.object(ir_http, "_pre_dispatch", side_effect=ir_http._pre_dispatch) as pre,
         ):
             response = self._post_webhook(self._account_update())
         self.assertFixedBody(response, 200)
         self.assertEqual(receive.call_count, 1)
+        self.assertEqual(pre.call_count, 1, "the ir.http hooks of other addons run")
         self.assertNotIn("Set-Cookie", response.headers)
         self.assertEqual(self._events().state, "done")
 
