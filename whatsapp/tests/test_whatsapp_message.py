@@ -68,6 +68,22 @@ class TestWhatsAppMessageQueue(WhatsAppMessageCase):
         self.assertEqual(notif.notification_status, "pending")
         self.assertWAMessage(messages[1], "failed", "blacklisted")
 
+    def test_housekeeping_conflict_does_not_stop_the_send(self):
+        """Applying the parked statuses meets the applier's or a send's update of the same messages: the run
+        leaves them to the next one and sends (it failed whole, and a campaign waited for the next trigger)."""
+        message = self._send(self.partners[0], queue=True)
+        Pending = type(self.env["whatsapp.status.pending"])
+        real = Pending._apply_pending
+
+        def conflicting(records, messages=None):
+            if messages is not None:  # the statuses parked for the messages just sent: not the housekeeping
+                return real(records, messages)
+            raise pg_errors.SerializationFailure("could not serialize access due to concurrent update")
+
+        with self.mock_wa_send(), patch.object(Pending, "_apply_pending", conflicting):
+            self.env["whatsapp.message"].sudo()._process_queue()
+        self.assertWAMessage(message, "sent")
+
     def test_send_now_and_buttons(self):
         with self.mock_wa_send():
             message = self._send(self.partners[0], queue=False)
