@@ -125,6 +125,9 @@ _runners_lock = threading.Lock()
 #: advisory lock key of the queue's housekeeping (parked statuses, stale sends): one runner at a time
 HOUSEKEEPING_LOCK = 0x5741_5155  # "WAQU"
 
+#: the notification statuses the web client shows as failures (a failure icon, an entry of the messaging menu)
+FAILURE_NOTIFICATION_STATUSES = ("exception", "bounce")
+
 #: inbound media downloads: attempts before giving up, messages per cron run
 MEDIA_MAX_ATTEMPTS = 6
 MEDIA_BATCH = 50
@@ -1641,7 +1644,10 @@ class WhatsAppMessage(models.Model):
 
         What ``mail.message._notify_message_notification_update`` does, with its per-message checks done
         once: the records' read access per model, the "is a public user" test per author; and no push to
-        the superuser's partner, whom the webhook and the cron run as (half the pushes of a status).
+        the superuser's partner, whom the webhook and the cron run as (half the pushes of a status). Only the
+        messages shown failing (a failure icon, an entry of the messaging menu) get mail's whole message
+        (body, author, record name); the others, nearly every status of a campaign, get what changed: their
+        ticks and their notifications' status.
         """
         # sudo: the cron and the webhook run without a user who could read every related record
         mail_messages = self.mail_message_id.sudo().filtered(lambda m: m.model and m.res_id)
@@ -1649,8 +1655,6 @@ class WhatsAppMessage(models.Model):
         for model, group in mail_messages.grouped("model").items():
             if model in self.env:
                 records = self.env[model].sudo().browse(set(group.mapped("res_id")))
-                # warm the display names in one query (mail reads them one by one)
-                records.mapped("display_name")
                 readable = set(records._filtered_access("read").ids)
                 shown += [message.id for message in group if message.res_id in readable]
         # the current user sees their own changes (mail pushes to them too), unless nobody can: the public
@@ -1669,12 +1673,34 @@ class WhatsAppMessage(models.Model):
                 public_author[author] = any(u._is_public() for u in users)
             if author and not public_author[author]:
                 by_partner[author][message.id] = None
+        if not by_partner:
+            return
+        notifications = mail_messages.browse(shown).notification_ids._filtered_for_web_client()
+        failing = notifications.filtered(lambda n: n.notification_status in FAILURE_NOTIFICATION_STATUSES)
+        failing_messages = failing.mail_message_id
+        if failing_messages:
+            failing_messages.mapped("display_name")  # the records' names, in one query per model
+        notifications_of = notifications.grouped("mail_message_id")
+        ticks = mail_messages.browse(shown)._whatsapp_status_values()
         for partner, message_ids in by_partner.items():
             store = Store()
             messages = mail_messages.browse(list(message_ids))
-            messages._message_notifications_to_store(store)
-            for message, values in messages._whatsapp_status_values().items():  # the ticks, live
-                store.add(message, values)
+            (messages & failing_messages)._message_notifications_to_store(store)
+            for message in messages - failing_messages:
+                mine = notifications_of.get(message, notifications.browse())
+                store.add(message, {"notifications": Store.many(mine, only_id=True)})
+                for notification in mine:
+                    store.add(
+                        notification,
+                        {
+                            "notification_status": notification.notification_status,
+                            "failure_type": notification.failure_type,
+                            "notification_type": notification.notification_type,
+                        },
+                    )
+            for message in messages:
+                if message in ticks:
+                    store.add(message, ticks[message])  # the ticks, live
             partner._bus_send_store(store)
 
     # ------------------------------------------------------------

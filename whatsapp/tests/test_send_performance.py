@@ -99,3 +99,35 @@ class TestChatterPush(WhatsAppMessageCase):
         del mails[root]
         self.assertEqual(ours, mails)
         self.assertEqual(list(ours), [self.user_wa.partner_id])
+
+    def test_status_push_lean_unless_failing(self):
+        """A status that is no failure pushes what changed (ticks, notification status), not the message's
+        body, author and record name; a failure pushes mail's whole message (the failure icon and the
+        messaging menu need the record's name)."""
+        partners = self.partners[:2].with_user(self.user_wa)
+        with self.mock_wa_send():
+            messages = partners._whatsapp_send_template(self.template.with_user(self.user_wa), queue=True)
+            self.env["whatsapp.message"]._process_queue()
+        messages = messages.sudo()
+        results = []
+
+        def capture(partner, store):
+            results.append(store.get_result())
+
+        messages[1].write({"state": "failed", "failure_reason": "Meta said no"})
+        with patch.object(type(self.env["res.partner"]), "_bus_send_store", capture):
+            messages._update_notifications()
+        self.assertEqual(len(results), 1, "one push to the author")
+        by_id = {m["id"]: m for m in results[0]["mail.message"]}
+        ok, failed = (by_id[m.mail_message_id.id] for m in messages)
+        self.assertEqual(ok["whatsapp_status"], "sent")
+        self.assertNotIn("body", ok, "no body for a tick")
+        self.assertEqual(failed["whatsapp_status"], "failed")
+        self.assertIn("body", failed)
+        threads = {(t["model"], t["id"]): t for t in results[0].get("mail.thread", [])}
+        self.assertEqual(list(threads), [("res.partner", partners[1].id)], "the failing record's name only")
+        self.assertIn(partners[1].display_name, threads[("res.partner", partners[1].id)].values())
+        statuses = {n["id"]: n["notification_status"] for n in results[0]["mail.notification"]}
+        self.assertEqual(
+            sorted(statuses[n] for m in (ok, failed) for n in m["notifications"]), ["exception", "pending"]
+        )
