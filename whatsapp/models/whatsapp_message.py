@@ -96,6 +96,10 @@ DEFAULTS = {
     "whatsapp.status_margin_seconds": 60,
     "whatsapp.unknown_outcome_minutes": 60,
     "whatsapp.send_workers": 0,  # 0 = automatic (from the account's rate)
+    # msg/s: the other runners are woken to help only when the caps of the accounts with more than a batch due
+    # add up to more than this (one runner sends 400-500 msg/s on 2 cores, bench/sending.py); below, one runner
+    # sends at the caps and the other cron workers stay free for the status applier and the other crons
+    "whatsapp.runner_help_above": 200,
 }
 
 #: retry "now": exponential backoff base and cap (seconds); "later": base and cap
@@ -829,6 +833,8 @@ class WhatsAppMessage(models.Model):
             every bulk send expanded
         """
         batch_size = self._param("whatsapp.send_batch_size")
+        help_above = self._param("whatsapp.runner_help_above")
+        busy_rates = {}  # account id -> its rate, for the accounts with more than a batch due
         owner = {}  # message id -> its batch (calls not answered yet)
         ready = []  # batches whose every call is answered
         empty = {}  # account id -> time.monotonic() of its last empty claim
@@ -869,8 +875,10 @@ class WhatsAppMessage(models.Model):
                         empty[account.id] = now
                         continue
                     empty.pop(account.id, None)
-                    if len(claimed) == limit and not woke and ids is None:
-                        woke = self._wake_other_runners()  # more than one batch is due: let them help
+                    if len(claimed) == limit:
+                        busy_rates[account.id] = rate
+                    if not woke and ids is None and sum(busy_rates.values()) > help_above:
+                        woke = self._wake_other_runners()  # more is due than one runner sends: let them help
                     jobs, outcomes = claimed._send_prepare()
                     batch = {"account": account.id, "left": len(jobs), "results": [], "outcomes": outcomes}
                     if not jobs:

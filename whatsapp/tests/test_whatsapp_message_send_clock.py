@@ -130,8 +130,8 @@ class TestWhatsAppSendAccountsTogether(WhatsAppMessageCase):
             busiest = max(sum(1 for t in starts[i:] if t < start + 1.0) for i, start in enumerate(starts))
             self.assertLessEqual(busiest, cap, uid)
 
-    def test_full_batch_wakes_the_other_runners(self):
-        """A claim that fills a batch means more is due: the other runner crons are triggered to help."""
+    def _triggered_runners(self):
+        """Queue three messages in batches of 2 and run the queue: the runner crons it triggered."""
         self.env["ir.config_parameter"].sudo().set_param("whatsapp.send_batch_size", 2)
         self.partners._whatsapp_send_template(self.template, queue=True)
         triggered = []
@@ -145,4 +145,20 @@ class TestWhatsAppSendAccountsTogether(WhatsAppMessageCase):
         with patch.object(Cron, "_trigger", spy), self.mock_wa_send():
             self.env["whatsapp.message"]._process_queue()
         self.assertEqual(len(self.wa_sent), 3)
-        self.assertIn(self.env.ref("whatsapp.ir_cron_whatsapp_message_queue_runner").id, triggered)
+        return set(triggered) & set(self.env.ref("whatsapp.ir_cron_whatsapp_message_queue_runner").ids)
+
+    def test_full_batch_wakes_the_other_runners(self):
+        """A claim that fills a batch means more is due: when the caps of the accounts that have more due add up
+        to more than one runner sends (``whatsapp.runner_help_above``), the other runner crons are triggered to
+        help."""
+        self.account.write({"throughput_level": "high", "rate_limit": 300})
+        self.assertTrue(self._triggered_runners())
+
+    def test_one_runner_at_low_caps(self):
+        """Below ``whatsapp.runner_help_above`` one runner sends at the caps alone: the other cron workers stay free
+        for the status applier (a campaign at 80 msg/s held both of Odoo's two cron workers, and the statuses and
+        replies waited for the runners' loops)."""
+        self.account.write({"throughput_level": "high", "rate_limit": 80})
+        self.assertFalse(self._triggered_runners())
+        self.env["ir.config_parameter"].sudo().set_param("whatsapp.runner_help_above", 0)
+        self.assertTrue(self._triggered_runners())
