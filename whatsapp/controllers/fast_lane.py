@@ -20,8 +20,9 @@ chosen for the request (``-d``/``--db-filter``, monodb), static files, error han
 registry signaling on it (a registry reloaded or caches invalidated by another worker are taken into
 account, as on every request), runs :func:`.webhook.receive`, the very function the controller runs (same
 signature check, same durable inbox, same answers), then signals its own cache changes to the other
-workers, as Odoo's dispatch does. Anything else (the GET handshake, another path, a database without the
-addon) goes through Odoo's dispatch untouched.
+workers, as Odoo's dispatch does, and answers; the changes to dispatch are dispatched after the answer
+(:func:`.webhook.dispatch_after`), as the controller does. Anything else (the GET handshake, another path,
+a database without the addon) goes through Odoo's dispatch untouched.
 
 Limit: the ``ir.http`` hooks of other addons (e.g. an IP filter or a rate limiter written as an
 ``ir.http`` override) do not run for this POST. To serve it through Odoo's regular dispatch instead, set
@@ -37,7 +38,7 @@ from odoo import api, http
 from odoo.modules.registry import Registry
 from odoo.tools import config, str2bool
 
-from .webhook import PATH, receive, reply
+from .webhook import PATH, dispatch_after, receive, reply
 
 _logger = logging.getLogger(__name__)
 
@@ -68,13 +69,13 @@ def serve(request):
                 return None
             request.registry = registry
             request.env = api.Environment(cr, api.SUPERUSER_ID, {})
-            status = receive(request.env, httprequest)
+            status, event_ids = receive(request.env, httprequest)
         registry.signal_changes()
     except Exception:
         registry.reset_changes()
         _logger.exception("WhatsApp webhook: unexpected error")
-        status = 500
-    return reply(request, status)
+        status, event_ids = 500, []
+    return dispatch_after(reply(request, status), registry, event_ids)
 
 
 def install():

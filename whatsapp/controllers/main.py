@@ -3,7 +3,7 @@ import logging
 
 from odoo.http import Controller, request, route
 
-from .webhook import PATH, receive, reply
+from .webhook import PATH, dispatch_after, receive, reply
 
 _logger = logging.getLogger(__name__)
 
@@ -50,4 +50,5 @@ class WhatsAppWebhookController(Controller):
 
     def _webhook_receive(self):
         """The POST: see :func:`.webhook.receive`."""
-        return reply(request, receive(request.env, request.httprequest))
+        status, event_ids = receive(request.env, request.httprequest)
+        return dispatch_after(reply(request, status), request.env.registry, event_ids)

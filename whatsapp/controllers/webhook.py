@@ -1,10 +1,12 @@
 """Receiving Meta's webhook POSTs, whatever serves the request.
 
 :func:`receive` is the whole POST: read the body within the size limit, verify the signature over the raw
-bytes, parse (``tools/webhook_envelope.py``), store every change durably, commit, dispatch. Delivery statuses
+bytes, parse (``tools/webhook_envelope.py``), store every change durably, commit. Delivery statuses
 (a change carrying only ``statuses``, nearly every POST of a campaign) are only stored, ``queued``, and
-acknowledged: the applier cron applies them in batches (``whatsapp.webhook.event._cron_apply_statuses``). It
-takes an environment and a werkzeug request and returns an HTTP status; it is called by the controller
+acknowledged: the applier cron applies them in batches (``whatsapp.webhook.event._cron_apply_statuses``); the
+other changes (an inbound message...) are dispatched once the answer is sent (:func:`dispatch_after`). It
+takes an environment and a werkzeug request and returns an HTTP status and the events to dispatch; it is called
+by the controller
 (``main.py``, Odoo's regular dispatch) and by the fast lane (``fast_lane.py``), which serves the same POST
 before Odoo's routing machinery.
 """
@@ -13,11 +15,13 @@ import hashlib
 import hmac
 import logging
 import re
+import threading
 
-from odoo import SUPERUSER_ID
+from odoo import SUPERUSER_ID, api
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..tools import webhook_envelope
+from ..tools.runtime import in_tests
 
 _logger = logging.getLogger(__name__)
 
@@ -66,8 +70,9 @@ def read_body(httprequest):
 
 
 def receive(env, httprequest):
-    """Verify the signature over the raw body, then parse, store every change durably, commit, dispatch
-    (status-only changes are stored ``queued`` for the applier, not dispatched here).
+    """Verify the signature over the raw body, then parse, store every change durably and commit; the
+    changes to dispatch are dispatched once Meta has its answer (:func:`dispatch_after`), the status-only ones
+    stored ``queued`` for the applier.
 
     Nothing of the body is decoded before its signature is verified. A signed body is Meta's: it is always
     answered 200 and kept, whatever it contains (cleaned; what cannot be parsed is kept whole in an event
@@ -75,15 +80,16 @@ def receive(env, httprequest):
 
     :param env: an environment on the request's own cursor (committed or rolled back here)
     :param httprequest: the werkzeug request (body and ``X-Hub-Signature-256`` header)
-    :return: the HTTP status to answer (a key of :data:`REPLIES`)
+    :return: ``(status, event_ids)``: the HTTP status to answer (a key of :data:`REPLIES`) and the events to
+        dispatch after the answer (committed ``pending``: if nothing dispatches them, the retry cron does)
     """
     body = read_body(httprequest)
     if body is None:
-        return 413
+        return 413, []
     match = SIGNATURE_RE.fullmatch(httprequest.headers.get("X-Hub-Signature-256", ""))
     if not match:
         _logger.warning("WhatsApp webhook: missing or malformed signature header")
-        return 403
+        return 403, []
     # the webhook acts as superuser, like its handlers: Meta is authenticated by the signature checked
     # below (nothing is written before), not by an Odoo session
     env = env(user=SUPERUSER_ID)
@@ -91,13 +97,13 @@ def receive(env, httprequest):
     signers = _signers(accounts, body, match.group(1).lower())
     if not signers:
         _logger.warning("WhatsApp webhook: signature matches no account's app secret, payload refused")
-        return 403
+        return 403, []
 
     envelope = webhook_envelope.parse(body)  # the body is Meta's: parse it only now
     Event = env["whatsapp.webhook.event"]
     routed = Event._route(envelope.changes, accounts, signers)
     if routed is None:  # a change of another account, signed by a secret that is not its own
-        return 403
+        return 403, []
     changes, unrouted = routed
     for change in unrouted:
         _logger.warning(
@@ -111,39 +117,55 @@ def receive(env, httprequest):
             "WhatsApp webhook: signed payload partly unparseable, kept: %s", envelope.problems[:3]
         )
     if not changes and not rejects:
-        return 200
+        return 200, []
 
     cr = env.cr
-    if changes:
-        try:
-            # fast path: the events and their handlers' effects are committed at once (no savepoint)
-            Event._store_changes(changes, dispatch=True, queue_statuses=True)
-            Event._store_rejects(rejects)
-            cr.commit()
-            return 200
-        except Exception:  # noqa: BLE001 - a handler failed: take the durable path, which records it
-            _logger.debug("WhatsApp webhook: one-transaction dispatch failed, storing first", exc_info=True)
-            cr.rollback()
     try:
+        # one INSERT: status-only changes queued for the applier, the others pending for dispatch_after
         event_ids = Event._store_changes(changes, queue_statuses=True)
         Event._store_rejects(rejects)
-        cr.commit()  # durable before anything else may fail
+        cr.commit()  # durable before Meta has its 200
     except Exception:
         # the changes themselves cannot be stored (a bug): keep the body whole rather than lose it
         _logger.exception("WhatsApp webhook: signed payload could not be stored, kept unparsed")
         cr.rollback()
         Event._store_rejects(Event._rejects(body, ["could not be stored"], [], signers))
         cr.commit()
-        return 200
-    if event_ids:
+        return 200, []
+    return 200, event_ids
+
+
+def dispatch_after(response, registry, event_ids):
+    """Dispatch the events ``event_ids`` once ``response`` is sent (a close callback of werkzeug's response,
+    run by the server after the answer's last byte): Meta has its 200 after one INSERT, and the handlers' work
+    (an inbound message: its chat, members, posts and pushes, 80 ms or more) holds up no acknowledgement.
+
+    The events are committed ``pending``: a worker that dies before leaves them to the retry cron; a handler's
+    failure is kept on its event (:meth:`whatsapp.webhook.event._process`). Under tests the events are
+    dispatched at once, before the answer, so that a test sees their effects when its request returns.
+
+    :return: ``response``
+    """
+    if not event_ids:
+        return response
+    dbname = registry.db_name
+
+    def dispatch():
+        threading.current_thread().dbname = dbname
         try:
-            Event.browse(event_ids)._process()  # the queued statuses are not in its states: the applier's
-            cr.commit()
+            with registry.cursor() as cr:  # committed on leaving
+                api.Environment(cr, SUPERUSER_ID, {})["whatsapp.webhook.event"].browse(event_ids)._process()
+            registry.signal_changes()
         except Exception:
-            # stored and committed: the cron retries it; Meta must not resend it
+            registry.reset_changes()
+            # stored and committed: the cron retries them; Meta must not resend them
             _logger.exception("WhatsApp webhook: dispatch of events %s failed", event_ids)
-            cr.rollback()
-    return 200
+
+    if in_tests():
+        dispatch()
+    else:
+        response.call_on_close(dispatch)
+    return response
 
 
 def _signers(accounts, body, signature):

@@ -17,7 +17,9 @@ _logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # after this many failures an event stays failed, visible, and is only reprocessed by hand
 CRON_BATCH = 200  # events processed per cron run
-FIRST_DISPATCH_GRACE = timedelta(minutes=2)  # the request dispatches new events itself; the cron is the net
+FIRST_DISPATCH_GRACE = timedelta(
+    minutes=2
+)  # the request dispatches new events after its answer; the cron is the net
 RETENTION_DAYS = 30  # done/ignored events are vacuumed after this
 APPLY_BATCH = 500  # queued status events applied per transaction by the applier
 APPLY_BUDGET = 30.0  # seconds an applier run keeps going before it hands over to a new run
@@ -73,7 +75,8 @@ class WhatsAppWebhookEvent(models.Model):
     """Durable inbox of verified webhook changes.
 
     The controller stores every change of a signed payload here (one statement, duplicates ignored through
-    the unique ``dedupe_key``), commits, then dispatches: a change is handled by the account method that
+    the unique ``dedupe_key``), commits, answers, then dispatches (``controllers/webhook.dispatch_after``, once
+    the answer is sent): a change is handled by the account method that
     :data:`WEBHOOK_HANDLERS` names for its ``field``, ``account.<method>(value, event)``. A handler that
     raises leaves the event ``failed`` with its error; the cron retries it with exponential backoff, an
     administrator can reprocess it by hand.

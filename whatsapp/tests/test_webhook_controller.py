@@ -1,12 +1,13 @@
 import itertools
 import json
+import threading
 from unittest.mock import patch
 
 import requests
 from odoo.tests import tagged
 from odoo.tools import config, mute_logger
 
-from ..controllers import fast_lane
+from ..controllers import fast_lane, webhook
 from ..controllers.main import WhatsAppWebhookController
 from ..controllers.webhook import MAX_BODY_BYTES
 from ..models.whatsapp_webhook_event import WhatsAppWebhookEvent
@@ -444,3 +445,44 @@ class TestWebhookFastLane(WhatsAppHttpCase):
             response = self._post_webhook(self._account_update())
         self.assertFixedBody(response, 500)
         self.assertFalse(self._events())
+
+
+@tagged("post_install", "-at_install", "whatsapp")
+class TestWebhookDispatchAfterAnswer(WhatsAppHttpCase):
+    """A change to dispatch (an inbound message, an account update) is stored and committed, answered, then
+    dispatched once the answer is sent: its handler's work holds up no acknowledgement (under tests the
+    dispatch runs before the answer, see ``dispatch_after``; here it runs as in production)."""
+
+    def _dispatched_after(self):
+        answered, handled, seen = threading.Event(), threading.Event(), {}
+        Account = type(self.env["whatsapp.account"])
+        real = Account._webhook_account_update
+
+        def handler(account, value, event):
+            seen["answered first"] = answered.wait(10)  # the test sets it once it has the answer
+            try:
+                return real(account, value, event)
+            finally:
+                handled.set()
+
+        payload = self._make_payload("account_update", {"event": "ACCOUNT_DELETED"}, entry_time=1700000000)
+        with (
+            patch.object(webhook, "in_tests", return_value=False),
+            patch.object(Account, "_webhook_account_update", handler),
+        ):
+            response = self._post_webhook(payload, apply=False)  # no use of the test cursor meanwhile
+            answered.set()
+            self.assertTrue(handled.wait(10), "dispatched after the answer")
+            with self.registry.test_lock:  # the dispatch's cursor is closed (committed)
+                self.env.invalidate_all()
+        self.assertFixedBody(response, 200)
+        self.assertTrue(seen["answered first"], "Meta had its 200 before the handler ran")
+        self.assertEqual(self._events().state, "done")
+        self.assertEqual(self.account.meta_status, "deleted")
+
+    def test_dispatched_after_the_answer_fast_lane(self):
+        self._dispatched_after()
+
+    def test_dispatched_after_the_answer_controller(self):
+        with patch.dict(config.options, {"whatsapp_webhook_fast_lane": "False"}):
+            self._dispatched_after()
