@@ -244,26 +244,22 @@ class WhatsAppWebhookEvent(models.Model):
         return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
-    def _store_changes(self, changes, dispatch=False, queue_statuses=False):
+    def _store_changes(self, changes, queue_statuses=False):
         """Insert the changes of one payload in one statement; duplicates are skipped.
 
         Run it first in its transaction and commit right after: under Odoo's REPEATABLE READ isolation a
         concurrent insert of the same key raises a serialization failure, on which the transaction is rolled
         back and the insert retried once (it then sees the committed row and inserts nothing).
 
-        With ``dispatch`` (the webhook's fast path) the new events are stored ``done`` (``ignored`` without
-        a handler) and their handlers run right after the insert, in the same transaction and without
-        savepoint: the caller commits the events together with their effects, or, when this raises, rolls
-        everything back and stores the changes again without ``dispatch`` (commit, then :meth:`_process`,
-        which records a handler's failure on its event). Either way nothing is acknowledged before the
-        event is committed.
+        The new events are stored ``pending`` and dispatched by the caller once committed (:meth:`_process`;
+        the webhook after its answer, ``controllers/webhook.dispatch_after``), else by the retry cron after
+        :data:`FIRST_DISPATCH_GRACE`.
 
         With ``queue_statuses``, a change that is only delivery statuses (:meth:`_is_status_only`) of an
         account is stored ``queued`` instead, neither dispatched nor left to the retry cron: the applier
         (:meth:`_apply_queued_statuses`) applies it, woken up by :meth:`_trigger_applier` once committed.
 
         :param list changes: tuples ``(account_id, field, value, entry_uid, entry_time)``, value a dict
-        :param bool dispatch: run the handlers now (see above)
         :param bool queue_statuses: store status-only changes ``queued`` (see above)
         :return: ids of the events created by this call (not those already there)
         """
@@ -275,9 +271,6 @@ class WhatsAppWebhookEvent(models.Model):
             value_json = canonical_json(value)
             if queue_statuses and account_id and self._is_status_only(field, value):
                 state, attempts, next_attempt = "queued", 0, None
-            elif dispatch:  # committed with the handlers' effects, or not at all
-                state = "done" if account_id and field in WEBHOOK_HANDLERS else "ignored"
-                attempts, next_attempt = 1, None
             else:
                 state, attempts, next_attempt = "pending", 0, now + FIRST_DISPATCH_GRACE
             rows.append(
@@ -315,14 +308,6 @@ class WhatsAppWebhookEvent(models.Model):
         queued = [row for row in created if row[4] == "queued"]
         if queued:
             self._trigger_applier()
-        if dispatch:
-            su_events = self.with_user(SUPERUSER_ID)
-            for event_id, account_id, field, value, state in created:
-                if state == "queued":
-                    continue
-                handler = self._get_handler(account_id, field)
-                if handler is not None:
-                    handler(json.loads(value), su_events.browse(event_id))
         return [row[0] for row in created]
 
     @api.model

@@ -34,7 +34,7 @@ class StatusQueueMixin:
         for wamid, status in statuses:
             value = self._whatsapp_status_value([(wamid, status, None, None)])
             ids += Event._store_changes(
-                [(account.id, "messages", value, "2000001", None)], dispatch=True, queue_statuses=True
+                [(account.id, "messages", value, "2000001", None)], queue_statuses=True
             )
         return Event.browse(ids)
 
@@ -174,13 +174,16 @@ class TestStatusApplier(StatusQueueMixin, WhatsAppDiscussCase):
         self.assertEqual(set(events.mapped("state")), {"done"})
 
     def test_mixed_change_dispatched_at_once(self):
-        """Inbound messages (and changes with them) reach Discuss in the request, not through the applier."""
+        """Inbound messages (and changes with them) are dispatched by the request (after its answer), not left
+        to the applier."""
         Event = self.env["whatsapp.webhook.event"].sudo()
         value = self._whatsapp_inbound_value("33612345678", "Hello there")
-        ids = Event._store_changes(
-            [(self.account.id, "messages", value, "2000001", None)], dispatch=True, queue_statuses=True
+        events = Event.browse(
+            Event._store_changes([(self.account.id, "messages", value, "2000001", None)], queue_statuses=True)
         )
-        self.assertEqual(Event.browse(ids).state, "done")
+        self.assertEqual(events.state, "pending", "not queued for the applier")
+        events._process()
+        self.assertEqual(events.state, "done")
         self.assertIn("Hello there", self.chat_messages(self.chat()).mapped("body")[-1])
 
     def _bus_pushes(self, run):
@@ -276,7 +279,7 @@ class TestStatusApplierConcurrency(StatusQueueMixin, WhatsAppDiscussCase):
             value = self._whatsapp_status_value([(message.wamid, "delivered", None, None)])
             value["metadata"]["phone_number_id"] = account.phone_uid
             events += Event._store_changes(
-                [(account.id, "messages", value, "7000002", None)], dispatch=True, queue_statuses=True
+                [(account.id, "messages", value, "7000002", None)], queue_statuses=True
             )
         return account.id, messages.ids, events
 
