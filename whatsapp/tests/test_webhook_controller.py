@@ -13,6 +13,7 @@ from ..controllers.webhook import MAX_BODY_BYTES
 from ..models.whatsapp_webhook_event import WhatsAppWebhookEvent
 from ..tools import webhook_envelope
 from .common import SANDBOX_SECRET, WhatsAppHttpCase
+from .common_messages import WhatsAppMessageMixin
 
 # the webhook's logs (the POST is served by the fast lane, or the controller when it is off)
 LOGGERS = (
@@ -486,3 +487,20 @@ class TestWebhookDispatchAfterAnswer(WhatsAppHttpCase):
     def test_dispatched_after_the_answer_controller(self):
         with patch.dict(config.options, {"whatsapp_webhook_fast_lane": "False"}):
             self._dispatched_after()
+
+    def test_statuses_only_nothing_to_dispatch(self):
+        """A POST of statuses only (nearly every POST of a campaign) is queued for the applier and leaves nothing
+        to dispatch after its answer (a second cursor per status POST cost as much as the POST)."""
+        dispatched = []
+        real = webhook.dispatch_after
+
+        def spy(response, registry, event_ids):
+            dispatched.append(list(event_ids))
+            return real(response, registry, event_ids)
+
+        value = WhatsAppMessageMixin._whatsapp_status_value([("wamid.ONLY-STATUS", "delivered", None, None)])
+        with patch.object(fast_lane, "dispatch_after", spy):
+            response = self._post_webhook(self._make_payload("messages", value), apply=False)
+        self.assertFixedBody(response, 200)
+        self.assertEqual(dispatched, [[]])
+        self.assertEqual(self._events().state, "queued")
