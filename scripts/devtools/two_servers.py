@@ -297,9 +297,6 @@ class TwoServers:
             {"phone_number_id": self.pnid, "waba_id": waba, "app_id": app, "token": TOKEN,
              "app_secret": SECRET, "latency": 0.0},
         )  # fmt: skip
-        # both servers' runners send this account (one runner alone would send at this cap): the cap is held by
-        # the shared clock, across servers
-        rpc.call("ir.config_parameter", "set_param", "whatsapp.runner_help_above", "0")
         company = rpc.call("res.users", "read", [rpc.uid], ["company_id"])[0]["company_id"][0]
         self.account_id = rpc.call(
             "whatsapp.account",
@@ -364,7 +361,6 @@ class TwoServers:
     def collect(self):
         """What the sandbox received and what Odoo holds; returns :class:`Outcome`."""
         out, rpc = self.outcome, self.admin
-        rpc.call("ir.config_parameter", "set_param", "whatsapp.runner_help_above", False)  # the default again
         path = f"/{self.pnid}/messages"
         calls = self.sandbox.request("requests", query="?group=messages")["requests"]
         out.calls = [

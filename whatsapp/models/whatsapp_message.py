@@ -97,9 +97,11 @@ DEFAULTS = {
     "whatsapp.unknown_outcome_minutes": 60,
     "whatsapp.send_workers": 0,  # 0 = automatic (from the account's rate)
     # msg/s: the other runners are woken to help only when the caps of the accounts with more than a batch due
-    # add up to more than this (one runner sends 400-500 msg/s on 2 cores, bench/sending.py); below, one runner
-    # sends at the caps and the other cron workers stay free for the status applier and the other crons
-    "whatsapp.runner_help_above": 200,
+    # add up to more than this. 0 (default): whenever a batch is full; on a saturated 2-core machine two runners
+    # send a campaign at 80 msg/s faster than one (the scheduler gives them two shares of the CPU: 10,000
+    # recipients in 149.6-149.7 s against 167.0-174.6 s, bench/campaign.py). One runner sends 400-500 msg/s: a
+    # value such as 200 keeps the other cron workers free for the status applier and other crons below it
+    "whatsapp.runner_help_above": 0,
 }
 
 #: retry "now": exponential backoff base and cap (seconds); "later": base and cap

@@ -148,17 +148,17 @@ class TestWhatsAppSendAccountsTogether(WhatsAppMessageCase):
         return set(triggered) & set(self.env.ref("whatsapp.ir_cron_whatsapp_message_queue_runner").ids)
 
     def test_full_batch_wakes_the_other_runners(self):
-        """A claim that fills a batch means more is due: when the caps of the accounts that have more due add up
-        to more than one runner sends (``whatsapp.runner_help_above``), the other runner crons are triggered to
-        help."""
-        self.account.write({"throughput_level": "high", "rate_limit": 300})
+        """A claim that fills a batch means more is due: the other runner crons are triggered to help (by default
+        whatever the caps)."""
+        self.account.write({"throughput_level": "high", "rate_limit": 80})
         self.assertTrue(self._triggered_runners())
 
-    def test_one_runner_at_low_caps(self):
-        """Below ``whatsapp.runner_help_above`` one runner sends at the caps alone: the other cron workers stay free
-        for the status applier (a campaign at 80 msg/s held both of Odoo's two cron workers, and the statuses and
-        replies waited for the runners' loops)."""
+    def test_one_runner_below_help_above(self):
+        """With ``whatsapp.runner_help_above``, the others are woken only when the caps of the accounts with more
+        than a batch due add up to more: below, one runner sends at the caps alone and the other cron workers stay
+        free for the status applier and the other crons."""
+        self.env["ir.config_parameter"].sudo().set_param("whatsapp.runner_help_above", 200)
         self.account.write({"throughput_level": "high", "rate_limit": 80})
         self.assertFalse(self._triggered_runners())
-        self.env["ir.config_parameter"].sudo().set_param("whatsapp.runner_help_above", 0)
+        self.account.write({"rate_limit": 300})
         self.assertTrue(self._triggered_runners())
