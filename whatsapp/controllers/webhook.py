@@ -132,7 +132,7 @@ def receive(env, httprequest):
         Event._store_rejects(Event._rejects(body, ["could not be stored"], [], signers))
         cr.commit()
         return 200, []
-    if all(account_id and Event._is_status_only(field, value) for account_id, field, value, *_ in changes):
+    if all(Event._is_queued(account_id, field, value) for account_id, field, value, *_ in changes):
         return 200, []  # statuses only (nearly every POST): queued for the applier, nothing to dispatch
     return 200, event_ids
 

@@ -17,9 +17,8 @@ _logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # after this many failures an event stays failed, visible, and is only reprocessed by hand
 CRON_BATCH = 200  # events processed per cron run
-FIRST_DISPATCH_GRACE = timedelta(
-    minutes=2
-)  # the request dispatches new events after its answer; the cron is the net
+#: the request dispatches new events after its answer; the cron is the net
+FIRST_DISPATCH_GRACE = timedelta(minutes=2)
 RETENTION_DAYS = 30  # done/ignored events are vacuumed after this
 APPLY_BATCH = 500  # queued status events applied per transaction by the applier
 APPLY_BUDGET = 30.0  # seconds an applier run keeps going before it hands over to a new run
@@ -269,7 +268,7 @@ class WhatsAppWebhookEvent(models.Model):
         rows = []
         for account_id, field, value, entry_uid, entry_time in changes:
             value_json = canonical_json(value)
-            if queue_statuses and account_id and self._is_status_only(field, value):
+            if queue_statuses and self._is_queued(account_id, field, value):
                 state, attempts, next_attempt = "queued", 0, None
             else:
                 state, attempts, next_attempt = "pending", 0, now + FIRST_DISPATCH_GRACE
@@ -309,6 +308,12 @@ class WhatsAppWebhookEvent(models.Model):
         if queued:
             self._trigger_applier()
         return [row[0] for row in created]
+
+    @api.model
+    def _is_queued(self, account_id, field, value):
+        """Whether the webhook stores a change ``queued`` for the applier (statuses of a known account) rather
+        than ``pending`` for dispatch."""
+        return bool(account_id) and self._is_status_only(field, value)
 
     @api.model
     def _is_status_only(self, field, value):
