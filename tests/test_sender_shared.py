@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from _whatsapp_tools.sender import SharedRateLimiter, reserve_slots, send_all
+from _whatsapp_tools.sender import SenderPool, SharedRateLimiter, reserve_slots, send_all
 
 
 class FakeClock:
@@ -98,10 +98,10 @@ def test_reserve_slots_statement():
             self.params = params
 
         def fetchone(self):
-            return (0.5 + self.params["span"],)  # the clock was 0.5 s ahead: tat - now = 0.5 + span
+            return (100.5 + self.params["span"], 100.0)  # tat, now: the clock was 0.5 s ahead
 
     cursor = Cursor()
-    assert reserve_slots(cursor, 7, 4, 0.25) == pytest.approx(0.5)
+    assert reserve_slots(cursor, 7, 4, 0.25) == pytest.approx((100.5, 100.0))
     assert cursor.params == {"account": 7, "span": 1.0}
 
 
@@ -134,39 +134,109 @@ def test_send_all_two_processes_concurrently():
     assert max_in_window(starts) <= 50
 
 
-def test_uncertain_reservation_is_given_up():
-    """A reservation whose statement ran somewhere in a window wider than the tolerance allows (a slow round trip,
-    a thread kept from running) could place its slots too late against the next chunk's: its slots are given up
-    and the limiter reserves again; with the window given by ``reserve`` itself, only that counts."""
-    clock = FakeClock()
-    shared = SharedClock(clock)
-    spreads = iter([0.05, 0.001])
+def on_shared_clock(shared, clock, spreads, offset=1000.0, late=()):
+    """``reserve`` as the queue's: the shared clock's times (``offset`` ahead of this process's), the statement
+    answered at once but known to have run somewhere in the last of ``spreads`` seconds (a round trip); the
+    thread then kept from running for the next of ``late`` seconds."""
+    spreads, late = iter(spreads), iter(late)
 
     def reserve(count, spacing, delay=0.0):
-        return shared.reserve(count, spacing, delay), next(spreads, 0.001), clock.now
+        answered = clock.now
+        first = answered + shared.reserve(count, spacing, delay)
+        sent = answered - next(spreads, 0.001)
+        clock.now += next(late, 0.0)
+        return first + offset, answered + offset, sent, answered
 
-    limiter = SharedRateLimiter(40, reserve, clock=clock, sleep=clock.sleep)
+    return reserve
+
+
+def test_uncertain_reservation_is_given_up():
+    """A reservation whose statement ran somewhere in a window wider than the tolerance allows (a slow round trip,
+    a thread kept from running), with nothing quicker known, could place its slots too late against the next
+    chunk's: its slots are given up and the limiter reserves again."""
+    clock = FakeClock()
+    shared = SharedClock(clock)
+    limiter = SharedRateLimiter(
+        40, on_shared_clock(shared, clock, [0.05, 0.001]), clock=clock, sleep=clock.sleep
+    )
     limiter.acquire()
     assert shared.reservations == [10, 10]  # the first chunk given up, the second used
     assert limiter.given_up == 10
 
 
+def test_offset_learned_from_the_quickest_round_trip():
+    """Slow round trips after a quick one lose nothing: the shared clock's offset to this process's is known
+    from the quickest (each reservation narrows it), so the slots are placed as precisely, on time."""
+    clock = FakeClock()
+    shared = SharedClock(clock)
+    reserve = on_shared_clock(shared, clock, [0.001] + [0.05] * 30)
+    limiter = SharedRateLimiter(40, reserve, clock=clock, sleep=clock.sleep)
+    grants = [limiter.acquire() for _ in range(200)]
+    assert limiter.given_up == 0
+    assert grants[10:13] == pytest.approx([10 * 1.02 / 40, 11 * 1.02 / 40, 12 * 1.02 / 40])
+    other = SharedRateLimiter(40, on_shared_clock(shared, clock, [0.001]), clock=clock, sleep=clock.sleep)
+    assert max_in_window(grants + [other.acquire() for _ in range(40)]) <= 40
+
+
+def test_offset_known_long_ago_widens_and_a_set_clock_is_relearned():
+    """Two clocks drift apart: bounds learned long ago count for less (a slow round trip 100 s later is as
+    uncertain as if nothing were known); a clock that was set (bounds that no longer meet) is learned anew."""
+    clock = FakeClock()
+    shared = SharedClock(clock)
+    offsets = iter([1000.0, 1000.0, 1010.0])
+
+    def reserve(count, spacing, delay=0.0):
+        first, now, sent, answered = on_shared_clock(shared, clock, [spreads.pop(0)])(count, spacing, delay)
+        offset = next(offsets, 1010.0)
+        return first - 1000.0 + offset, now - 1000.0 + offset, sent, answered
+
+    spreads = [0.001, 0.05, 0.001, 0.001]
+    limiter = SharedRateLimiter(40, reserve, chunk=1, clock=clock, sleep=clock.sleep)
+    limiter.acquire()
+    clock.now += 100.0
+    limiter.acquire()
+    assert limiter.given_up == 1, "100 s of drift and a 50-ms round trip: too uncertain"
+    assert limiter.acquire() == pytest.approx(clock.now), (
+        "the clock set 10 s ahead: the slot is now, not in 10 s"
+    )
+    assert limiter._offset[:2] == pytest.approx((-1010.001, -1010.0)), "the new bounds alone"
+
+
 def test_slots_counted_from_the_reservation_answer():
     """A thread kept from running after the reservation's answer (the GIL, a busy machine) does not place the
-    chunk late: with ``(seconds, spread, at)`` the slots count from ``at``, the answer's time, so this chunk's
+    chunk late: the slots count from the shared clock, related to this one at the answer, so this chunk's
     slots and the next one's never crowd a second."""
     clock = FakeClock()
     shared = SharedClock(clock)
-    late = iter([0.2])  # the first answer reaches the limiter 200 ms after it was received
-
-    def reserve(count, spacing, delay=0.0):
-        seconds, answered = shared.reserve(count, spacing, delay), clock.now
-        clock.now += next(late, 0.0)
-        return seconds, 0.001, answered
-
+    reserve = on_shared_clock(
+        shared, clock, [], late=[0.2]
+    )  # the first answer reaches the limiter 200 ms late
     limiter = SharedRateLimiter(40, reserve, clock=clock, sleep=clock.sleep)
     grants = [limiter.acquire() for _ in range(80)]
     assert max_in_window(grants) <= 40
-    # placed from ``after`` instead, the chunk would have started 200 ms late and no slot would be given up: the 8
-    # slots that passed while the thread was away (more than the 20-ms tolerance) are given up, not bunched
+    # placed from when the thread ran again instead, the chunk would have started 200 ms late and no slot would
+    # be given up: the 8 slots that passed while the thread was away (more than the tolerance) are given up
     assert limiter.given_up == 8
+
+
+def test_pool_counts_the_slots_each_shared_lane_used_and_gave_up():
+    """The runner logs, per account, the calls made and the slots given up (the distance from the cap)."""
+    shared = SharedClock(time.monotonic)
+    given_up = iter([0.05])  # the first reservation seemed to take 50 ms: its chunk is given up
+
+    def reserve(count, spacing, delay=0.0):
+        answered = time.monotonic()
+        return (
+            answered + shared.reserve(count, spacing, delay),
+            answered,
+            answered - next(given_up, 0.0),
+            answered,
+        )
+
+    with SenderPool() as pool:
+        pool.add_lane("shared", lambda payload: {"ok": payload}, rate=40, workers=2, reserve=reserve)
+        pool.add_lane("alone", lambda payload: {"ok": payload}, rate=40, workers=2)
+        for lane in ("shared", "alone"):
+            pool.submit(lane, [(i, i) for i in range(12)])
+        assert len(pool.take_results()) == 24
+        assert pool.slots() == {"shared": (12, 10)}

@@ -905,6 +905,10 @@ class WhatsAppMessage(models.Model):
                     return finished, not expanding
         finally:
             pool.close()
+            for account_id, (granted, given_up) in pool.slots().items():
+                _logger.info(
+                    "WhatsApp account %s: %s calls, %s slots given up", account_id, granted, given_up
+                )
 
     def _send_apply_statuses(self, auto_commit=False):
         """Apply one batch of the statuses queued by the webhook (see :meth:`_send_accounts`)."""
@@ -1134,12 +1138,11 @@ class WhatsAppMessage(models.Model):
                     # upon; in Odoo's REPEATABLE READ it would fail ("could not serialize access") and pace alone
                     cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                     sent = time.monotonic()
-                    first = reserve_slots(cr, account_id, count, spacing, delay)
+                    first, now = reserve_slots(cr, account_id, count, spacing, delay)
                     answered = time.monotonic()
-                # seconds from the answer to the first slot, the window in which the statement ran (not the
-                # connection, the transaction and the commit around it: the limiter's uncertainty), and the answer's
-                # time, which the limiter counts from (not from when this thread runs again)
-                return first, answered - sent, answered
+                # the statement alone ran between ``sent`` and ``answered`` (not the connection, the transaction and
+                # the commit around it): the limiter relates PostgreSQL's clock to this one by it
+                return first, now, sent, answered
             except Exception:  # noqa: BLE001 - sending goes on, at this process's pace
                 _logger.warning(
                     "WhatsApp: the shared sending clock failed, pacing in this process only", exc_info=True

@@ -18,7 +18,9 @@ shares (a GCRA row in PostgreSQL, :data:`RESERVE_SQL`): one short statement rese
 (a quarter of a second of sends) and the threads of this process wait for each slot's time. A process that dies
 wastes at most its chunk. Slots are spaced ``(1 + tolerance) / rate`` apart and a call starting more than
 ``tolerance`` after its slot gives the slot up: whatever the sleeping jitter, no window ``[t, t + 1)`` holds more
-than ``rate`` calls in total, across processes.
+than ``rate`` calls in total, across processes. The shared clock's times are placed on this process's clock by
+an offset every reservation narrows (the statement ran between its sending and its answer): the uncertainty,
+taken from the tolerance, is that of the quickest recent round trip, not that of the last one.
 
 This module imports nothing from Odoo so it can be unit-tested with pytest alone.
 """
@@ -84,35 +86,42 @@ CLOCK_TABLE_SQL = """CREATE TABLE IF NOT EXISTS whatsapp_send_clock (
     account_id integer PRIMARY KEY,
     tat timestamp with time zone NOT NULL
 )"""
-#: reserve ``span`` seconds of slots for ``account``; returns the seconds from now (PostgreSQL's clock) to the
-#: end of the reservation
+#: reserve ``span`` seconds of slots for ``account``; returns the end of the reservation and the time the
+#: statement ran, both on PostgreSQL's clock (seconds since the epoch)
 RESERVE_SQL = """WITH now AS (SELECT clock_timestamp() AS t)
 INSERT INTO whatsapp_send_clock AS c (account_id, tat)
      SELECT %(account)s, now.t + %(span)s * interval '1 second' FROM now
 ON CONFLICT (account_id) DO UPDATE
         SET tat = GREATEST(c.tat, (SELECT t FROM now)) + %(span)s * interval '1 second'
-  RETURNING EXTRACT(EPOCH FROM c.tat - (SELECT t FROM now))::float8"""
+  RETURNING EXTRACT(EPOCH FROM c.tat)::float8, EXTRACT(EPOCH FROM (SELECT t FROM now))::float8"""
 
 
 def reserve_slots(cursor, account_id, count, spacing, delay=0.0):
     """Reserve ``count`` slots ``spacing`` seconds apart on the shared clock (after ``delay`` seconds of pause).
 
     :param cursor: a DB-API cursor; the caller commits at once (the row is locked until then)
-    :return: seconds from now until the first slot (>= 0 up to the clock's precision)
+    :return: ``(first, now)``: the first slot and the time the statement ran, on the shared clock (seconds);
+        ``first >= now`` up to the clock's precision
     """
     span = count * spacing + delay
     cursor.execute(RESERVE_SQL, {"account": account_id, "span": span})
-    return cursor.fetchone()[0] - count * spacing
+    tat, now = cursor.fetchone()
+    return tat - count * spacing, now
+
+
+#: how fast two clocks may drift apart (seconds per second): NTP slews a clock by 500 ppm at most
+CLOCK_DRIFT = 5e-4
 
 
 class SharedRateLimiter:
     """Thread-safe limiter whose slots come from a clock shared by every process sending for the number.
 
     :param rate: permits per second (> 0) in total, across processes
-    :param reserve: ``(count, spacing, delay=0.0) -> seconds`` until the first of ``count`` slots reserved on the
-        shared clock, ``spacing`` seconds apart (``delay`` pushes the shared clock back, for Meta's 130429); or
-        ``(seconds, spread, at)``: the seconds count from ``at`` (a time of ``clock``, the reservation's answer)
-        and ``spread`` is the window the reservation ran in
+    :param reserve: ``(count, spacing, delay=0.0) -> (first, now, sent, answered)``: ``count`` slots reserved on
+        the shared clock, ``spacing`` seconds apart (``delay`` pushes the shared clock back, for Meta's 130429),
+        the first at ``first``, the statement having run at ``now`` (both times of the shared clock), between
+        ``sent`` and ``answered`` (times of ``clock``); or just the seconds until the first slot, counted from
+        its return (a clock this process cannot relate to its own)
     :param needed: permits this limiter will grant at most (a chunk never reserves more than is left)
     :param chunk: slots reserved at once (default: a quarter of a second of sends)
     :param tolerance: seconds a call may start after its slot; later, the slot is given up
@@ -135,6 +144,9 @@ class SharedRateLimiter:
         self._lock = threading.Lock()
         self._slots = collections.deque()
         self._waiting = 0  # slots taken by threads not yet granted nor given up
+        # (low, high, at): the shared clock's time + the offset is this clock's, the offset known between low
+        # and high at ``at``
+        self._offset = None
 
     def _refill(self):
         count = self.chunk
@@ -142,27 +154,36 @@ class SharedRateLimiter:
             count = max(1, min(count, self.needed - self.granted - self._waiting))
         while True:
             before = self._clock()
-            first = self._reserve(count, self.spacing)
+            answer = self._reserve(count, self.spacing)
             after = self._clock()
-            # the reservation happened somewhere in a window of ``spread`` seconds ending at ``after``: place the
-            # slots at the latest (never early) and take the uncertainty from the tolerance, so that every call
-            # starts within ``tolerance`` of its true slot. ``reserve`` may tell both itself: ``(seconds, spread,
-            # at)``, its statement alone rather than the connection, the transaction and the commit around it,
-            # and the statement's answer, so that a thread kept from running after it (the GIL, a busy machine)
-            # does not place the whole chunk that much late against the next chunk's slots (85 calls in a second
-            # at cap 80 were seen on a saturated machine)
-            if isinstance(first, tuple):
-                first, spread, after = first
+            if isinstance(answer, tuple):
+                first, now, sent, answered = answer
+                low, high = self._learn_offset(now, sent, answered)
+                # placed at the latest (never early): every call starts within ``tolerance`` of its true slot
+                start, uncertainty = first + high, high - low
             else:
-                spread = after - before
-            tolerance = self.tolerance - spread
+                start, uncertainty = after + max(0.0, answer), after - before
+            tolerance = self.tolerance - uncertainty
             if tolerance >= self.tolerance / 4:
                 break
-            # too uncertain (a slow round trip, a thread kept from running): these slots could start a call too late
-            # against the next chunk's; give them up, never used by anyone, and reserve again
+            # too uncertain (no quick round trip lately): these slots could start a call too late against the next
+            # chunk's; give them up, never used by anyone, and reserve again
             self.given_up += count
-        start = after + max(0.0, first)
         self._slots.extend((start + i * self.spacing, tolerance) for i in range(count))
+
+    def _learn_offset(self, now, sent, answered):
+        """Narrow the offset from the shared clock to this one by a reservation: it ran at ``now`` (shared), which
+        was between ``sent`` and ``answered`` (here). The bounds known before widen by the drift two clocks may
+        have since; if they no longer meet the new ones (a clock was set), the new ones alone count."""
+        low, high = sent - now, answered - now
+        if self._offset is not None:
+            known_low, known_high, at = self._offset
+            drift = CLOCK_DRIFT * max(0.0, answered - at)
+            known_low, known_high = known_low - drift, known_high + drift
+            if known_low <= high and low <= known_high:
+                low, high = max(low, known_low), min(high, known_high)
+        self._offset = (low, high, answered)
+        return low, high
 
     def acquire(self):
         """Block until the next slot; return the (clock) time at which it was granted."""
@@ -294,6 +315,16 @@ class SenderPool:
         """Jobs of the lane not started yet."""
         with self._lock:
             return len(self._lanes[key].jobs) if key in self._lanes else 0
+
+    def slots(self):
+        """``{lane key: (granted, given up)}`` of the lanes on a shared clock: the slots their calls used, and those
+        they gave up (a call waking up too late, a reservation too uncertain): the distance from the cap."""
+        with self._lock:
+            return {
+                key: (lane.limiter.granted, lane.limiter.given_up)
+                for key, lane in self._lanes.items()
+                if isinstance(lane.limiter, SharedRateLimiter)
+            }
 
     def busy(self):
         """Jobs submitted whose result is not taken yet (queued, in flight, or done but not collected)."""
