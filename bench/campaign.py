@@ -24,6 +24,12 @@ PostgreSQL). Path: the chatter path (every message has its chatter message and n
 
     python3 bench/campaign.py -d DB [--recipients 10000] [--http-port 18103] [--workers 2]
         [--rate 80] [--latency 0.1] [--spread 0.5,3] [--reply-ratio 0.05] [--webhook-workers 8]
+        [--before REV [--runs 2]]
+
+With ``--before REV``, the campaign runs ``--runs`` times on each version, interleaved (REV's addons exported
+by ``git archive``, then the working tree's, and again), and a table puts every run side by side: on a shared
+machine the host's speed moves a campaign by tens of percent within an hour, so a change is judged by runs
+side by side only. Both versions run on the same database (the change must not alter its schema).
 
 Not a test: figures. Targets: click -> all sent <= 1.1 x ideal; status lag p99 <= 5 s; ack p99 <= 40 ms;
 nothing lost.
@@ -36,6 +42,7 @@ import re
 import secrets
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -67,6 +74,12 @@ def _args(argv):
     parser.add_argument("--webhook-workers", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the campaign's records (to inspect them)")
     parser.add_argument("--timeout", type=float, default=0, help="give up after (default: 3 x ideal + 120 s)")
+    parser.add_argument(
+        "--before", default=None, help="a git revision: campaigns on it and on the working tree"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=2, help="with --before: campaigns per version, interleaved"
+    )
     parser.parse_known_args(argv, namespace=args)  # bench/run.py passes its arguments to every bench
     args.sandbox_port = args.sandbox_port or args.http_port + 4
     args.spread = [float(x) for x in args.spread.split(",")]
@@ -445,6 +458,17 @@ def _wait_progress(count, expected, patience):
         time.sleep(1)
 
 
+def _slots(log_path, account_id):
+    """The calls made and the slots given up by the queue runs of ``account_id``, as they logged them."""
+    pattern = re.compile(rf"WhatsApp account {account_id}: (\d+) calls, (\d+) slots given up")
+    calls = given_up = 0
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        for match in pattern.finditer(log.read()):
+            calls += int(match.group(1))
+            given_up += int(match.group(2))
+    return calls, given_up
+
+
 def _count_read(registry, account_id):
     with registry.cursor() as cr:
         cr.execute(
@@ -458,9 +482,8 @@ def _ms(values, fraction):
     return benchlib.percentile(sorted(values), fraction) * 1000 if values else float("nan")
 
 
-def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
-    args = _args(sys.argv[1:] if argv is None else argv)
-    odoo, registry = benchlib.registry(args)
+def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR0915 - one scenario, read top to bottom
+    """One campaign on a server of ``addons``; print its figures and return them."""
     run = uuid.uuid4().hex[:6]
     n = args.recipients
     ideal = n / args.rate
@@ -469,7 +492,13 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
     state = setup(odoo, registry, args, run, sandbox.url)
     account_id = state["account"][0]
     server = benchlib.OdooServer(
-        args, args.http_port, workers=args.workers, cron_threads=args.cron_workers, name="campaign"
+        args,
+        args.http_port,
+        workers=args.workers,
+        cron_threads=args.cron_workers,
+        name="campaign",
+        addons=addons,
+        options={"log_handler": "odoo.addons.whatsapp.models.whatsapp_message:INFO"},  # the slots' lines
     )
     operator = Operator(args, state["operator"][1], state["last_bus"])
     expected_replies = int(n * args.reply_ratio + 1e-9)
@@ -540,6 +569,7 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
         )
         parked, events_left = cr.fetchone()
     problems = server.problems()
+    calls_made, slots_given_up = _slots(server.log_path, account_id)
     if args.keep:
         with registry.cursor() as cr:
             cr.execute(DROP_SQL)
@@ -593,7 +623,7 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
 
     print()
     print(
-        f"campaign: {n} recipients, cap {args.rate} msg/s, Meta answering in {args.latency * 1000:.0f} ms, statuses "
+        f"campaign{label}: {n} recipients, cap {args.rate} msg/s, Meta answering in {args.latency * 1000:.0f} ms, statuses "
         f"{args.spread[0]}-{args.spread[1]} s apart, {args.reply_ratio:.0%} replies, {args.webhook_workers} webhooks "
         f"at a time; Odoo prefork --workers {args.workers} + {args.cron_workers} cron workers; path: chatter (composer-made messages)"
     )
@@ -621,6 +651,11 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
     for label, result, target in rows:
         print(f"  {label:<66} {result:>22}   {target}")
     print(f"  CPU per recipient: {benchlib.format_cpu(cpu)}")
+    if calls_made:  # a version that logs them
+        print(
+            f"  the limiter's slots (queue runs' log): {calls_made} calls, {slots_given_up} given up "
+            f"({slots_given_up / (calls_made + slots_given_up):.1%}: late wake-ups, uncertain reservations)"
+        )
     print(
         f"  operator's bus: {operator.notifications} notifications ({', '.join(f'{k} {v}' for k, v in sorted(operator.types.items(), key=lambda kv: -kv[1])[:4])}), "
         f"subscribed again {operator.resubscribed} times, "
@@ -632,12 +667,61 @@ def main(argv=None):  # noqa: PLR0915 - one scenario, read top to bottom
     print(f"  machine {benchlib.machine()}; server log: {benchlib.log_verdict(problems)} ({server.log_path})")
     return {
         "name": "campaign",
-        "click_to_all_sent": (last_sent - clicked) if last_sent else None,
+        "click_to_all_sent": (calls[-1] - clicked) if calls else None,
         "sustained": sustained,
+        "most_in_1s": benchlib.max_per_second(calls),
         "status_lag_p99": _ms(status_lags, 0.99) / 1000,
+        "ack_p50_ms": _ms(acks, 0.5),
         "ack_p99_ms": _ms(acks, 0.99),
+        "reply_p99": _ms(reply_lags, 0.99) / 1000,
         "lost": status_lost + non_200 + (n - len(calls)) + replies_not_in_discuss,
+        "given_up": slots_given_up / (calls_made + slots_given_up) if calls_made else None,
+        "cpu": cpu,
     }
+
+
+def compare(args, odoo, registry, before):
+    """``args.runs`` campaigns on each version, interleaved (before, after, before, ...): the host's speed moves
+    by tens of percent within an hour on a shared machine, so only runs side by side compare."""
+    with tempfile.TemporaryDirectory(prefix="bench-before-") as directory:
+        addons = ["whatsapp", "whatsapp_sale", "whatsapp_pos", "whatsapp_event"]
+        archive = subprocess.run(
+            ["git", "archive", before, *addons], cwd=REPO, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", directory], input=archive, check=True)
+        sides = {f"before ({before})": directory, "after (working tree)": benchlib.ROOT}
+        results = {label: [] for label in sides}
+        for index in range(args.runs):
+            for label, addons_path in sides.items():
+                print(f"\ncampaign: run {index + 1} of {args.runs}, {label}", flush=True)
+                results[label].append(
+                    campaign(args, odoo, registry, addons=addons_path, label=f", {label}, run {index + 1}")
+                )
+    print(f"\ncampaign A/B: {args.recipients} recipients, runs interleaved in the order below; path: chatter")
+    print(
+        f"  {'version, run':<34} {'click->all sent':>15} {'msg/s':>6} {'max 1s':>6} {'lag p99':>8} "
+        f"{'ack p50/p99':>12} {'reply p99':>9} {'lost':>4} {'given up':>8}  CPU per recipient"
+    )
+    for index in range(args.runs):
+        for label, runs in results.items():
+            r = runs[index]
+            sent = f"{r['click_to_all_sent']:.1f} s" if r["click_to_all_sent"] else "-"
+            given = f"{r['given_up']:.1%}" if r["given_up"] is not None else "-"
+            print(
+                f"  {label + f', {index + 1}':<34} {sent:>15} {r['sustained']:>6.1f} {r['most_in_1s']:>6} "
+                f"{r['status_lag_p99']:>6.2f} s {r['ack_p50_ms']:>4.0f}/{r['ack_p99_ms']:<4.0f} ms "
+                f"{r['reply_p99']:>7.2f} s {r['lost']:>4} {given:>8}  {benchlib.format_cpu(r['cpu'])}"
+            )
+    return {"name": "campaign_ab", "results": results}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = _args(argv)
+    odoo, registry = benchlib.registry(args)
+    if args.before:
+        return compare(args, odoo, registry, args.before)
+    return campaign(args, odoo, registry)
 
 
 if __name__ == "__main__":
