@@ -459,8 +459,8 @@ def _wait_progress(count, expected, patience):
 
 
 def _slots(log_path, account_id):
-    """The calls made and the slots given up by the queue runs of ``account_id``, as they logged them."""
-    pattern = re.compile(rf"WhatsApp account {account_id}: (\d+) calls, (\d+) slots given up")
+    """The slots granted and given up by the queue runs of ``account_id``, as they logged them."""
+    pattern = re.compile(rf"WhatsApp account {account_id}: (\d+) slots granted, (\d+) given up")
     calls = given_up = 0
     with open(log_path, encoding="utf-8", errors="replace") as log:
         for match in pattern.finditer(log.read()):
@@ -653,7 +653,7 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
     print(f"  CPU per recipient: {benchlib.format_cpu(cpu)}")
     if calls_made:  # a version that logs them
         print(
-            f"  the limiter's slots (queue runs' log): {calls_made} calls, {slots_given_up} given up "
+            f"  the limiter's slots (queue runs' log): {calls_made} granted, {slots_given_up} given up "
             f"({slots_given_up / (calls_made + slots_given_up):.1%}: late wake-ups, uncertain reservations)"
         )
     print(

@@ -907,7 +907,7 @@ class WhatsAppMessage(models.Model):
             pool.close()
             for account_id, (granted, given_up) in pool.slots().items():
                 _logger.info(
-                    "WhatsApp account %s: %s calls, %s slots given up", account_id, granted, given_up
+                    "WhatsApp account %s: %s slots granted, %s given up", account_id, granted, given_up
                 )
 
     def _send_apply_statuses(self, auto_commit=False):
