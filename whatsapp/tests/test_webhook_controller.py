@@ -1,10 +1,16 @@
+import hashlib
+import hmac
 import itertools
 import json
 import threading
+import uuid
 from unittest.mock import patch
 
+import psycopg2
 import requests
-from odoo.tests import tagged
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import DummyRLock, Registry
+from odoo.tests import HttpCase, tagged
 from odoo.tools import config, mute_logger
 
 from ..controllers import fast_lane, webhook
@@ -446,6 +452,95 @@ class TestWebhookFastLane(WhatsAppHttpCase):
             response = self._post_webhook(self._account_update())
         self.assertFixedBody(response, 500)
         self.assertFalse(self._events())
+
+
+@tagged("post_install", "-at_install", "whatsapp")
+class TestWebhookFastLaneKeptCursor(HttpCase):
+    """As in production (no test cursor: each POST on its own connection, committed), the fast lane keeps its
+    cursor between POSTs, idle outside any transaction, and replaces it when the server closed it."""
+
+    registry_test_mode = False
+    SECRET = "kept-cursor-secret"
+
+    def setUp(self):
+        super().setUp()
+        # the test runner holds the registries' lock while tests run; the server's thread takes it to find the
+        # registry: as the test mode does (without its test cursor), a lock that does not block
+        self.startPatcher(patch.object(Registry, "_lock", DummyRLock()))
+        self.uid = str(uuid.uuid4().int)[:12]  # Meta's ids are numbers
+        with self.registry.cursor() as cr:  # committed: the server's own cursors see it
+            account = api.Environment(cr, SUPERUSER_ID, {})["whatsapp.account"].create(
+                {
+                    "name": f"Kept cursor {self.uid}",
+                    "phone_uid": f"1{self.uid}",
+                    "account_uid": f"2{self.uid}",
+                    "app_uid": f"3{self.uid}",
+                    "token": "kept-cursor-token",
+                    "app_secret": self.SECRET,
+                    "api_base_url": "http://127.0.0.1:9",
+                }
+            )
+            self.account_id = account.id
+        self.addCleanup(self._forget)
+        fast_lane._close_kept()
+
+    def _forget(self):
+        fast_lane._close_kept()
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM whatsapp_webhook_event WHERE account_id = %s", [self.account_id])
+            api.Environment(cr, SUPERUSER_ID, {})["whatsapp.account"].browse(self.account_id).unlink()
+
+    def _post_status(self, wamid):
+        value = WhatsAppMessageMixin._whatsapp_status_value([(wamid, "delivered", None, None)])
+        value["metadata"]["phone_number_id"] = f"1{self.uid}"
+        payload = {"object": "whatsapp_business_account", "entry": [{"id": f"2{self.uid}", "changes": [
+            {"field": "messages", "value": value}]}]}  # fmt: skip
+        body = json.dumps(payload).encode()
+        signature = "sha256=" + hmac.new(self.SECRET.encode(), body, hashlib.sha256).hexdigest()
+        response = self.url_open(
+            "/whatsapp/webhook",
+            data=body,
+            headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
+        )
+        self.assertEqual(response.status_code, 200)
+
+    def _stored(self):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT state, COUNT(*) FROM whatsapp_webhook_event WHERE account_id = %s GROUP BY state",
+                [self.account_id],
+            )
+            return dict(cr.fetchall())
+
+    def _kept(self):
+        kept = fast_lane._kept.get(self.registry.db_name, [])
+        self.assertEqual(len(kept), 1, "one cursor kept (the test server serves one POST at a time)")
+        return kept[0]
+
+    def test_one_cursor_for_every_post(self):
+        self._post_status(f"wamid.{self.uid}.1")
+        kept = self._kept()
+        pid = kept._cnx.get_backend_pid()
+        for index in range(2, 5):
+            self._post_status(f"wamid.{self.uid}.{index}")
+        self.assertIs(self._kept(), kept, "the same cursor, taken from Odoo's pool once")
+        self.assertEqual(kept._cnx.get_backend_pid(), pid)
+        self.assertEqual(
+            kept._cnx.info.transaction_status,
+            psycopg2.extensions.TRANSACTION_STATUS_IDLE,
+            "never idle in a transaction between POSTs (no snapshot held, no lock)",
+        )
+        self.assertEqual(self._stored(), {"queued": 4}, "every status committed before its 200")
+
+    def test_connection_closed_by_the_server_is_replaced(self):
+        self._post_status(f"wamid.{self.uid}.1")
+        pid = self._kept()._cnx.get_backend_pid()
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT pg_terminate_backend(%s)", [pid])
+        with self.assertLogs("odoo.sql_db", "ERROR"):  # Odoo logs the failed query; the POST goes on
+            self._post_status(f"wamid.{self.uid}.2")
+        self.assertNotEqual(self._kept()._cnx.get_backend_pid(), pid)
+        self.assertEqual(self._stored(), {"queued": 2}, "the POST after the loss is stored, answered 200")
 
 
 @tagged("post_install", "-at_install", "whatsapp")
