@@ -651,10 +651,18 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
     for label, result, target in rows:
         print(f"  {label:<66} {result:>22}   {target}")
     print(f"  CPU per recipient: {benchlib.format_cpu(cpu)}")
-    if calls_made:  # a version that logs them
+    if calls_made and len(calls) > 1:  # a version that logs them
+        # the shared clock's slots over the calls' span, at the spacing the limiter keeps: what was never reserved
+        # is time the clock stood idle (no runner had a job ready, a hand-over between runs)
+        from odoo.addons.whatsapp.tools.sender import SharedRateLimiter  # noqa: PLC0415
+
+        spacing = SharedRateLimiter(args.rate, reserve=None).spacing
+        capacity = (calls[-1] - calls[0]) / spacing
+        idle = max(0.0, 1 - (calls_made + slots_given_up) / capacity)
         print(
             f"  the limiter's slots (queue runs' log): {calls_made} granted, {slots_given_up} given up "
-            f"({slots_given_up / (calls_made + slots_given_up):.1%}: late wake-ups, uncertain reservations)"
+            f"({slots_given_up / (calls_made + slots_given_up):.1%}: late wake-ups, uncertain reservations); "
+            f"{idle:.1%} of the clock's {capacity:.0f} slots over the calls' span never reserved"
         )
     print(
         f"  operator's bus: {operator.notifications} notifications ({', '.join(f'{k} {v}' for k, v in sorted(operator.types.items(), key=lambda kv: -kv[1])[:4])}), "
@@ -676,6 +684,7 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
         "reply_p99": _ms(reply_lags, 0.99) / 1000,
         "lost": status_lost + non_200 + (n - len(calls)) + replies_not_in_discuss,
         "given_up": slots_given_up / (calls_made + slots_given_up) if calls_made else None,
+        "never_reserved": idle if calls_made and len(calls) > 1 else None,
         "cpu": cpu,
     }
 
@@ -700,17 +709,18 @@ def compare(args, odoo, registry, before):
     print(f"\ncampaign A/B: {args.recipients} recipients, runs interleaved in the order below; path: chatter")
     print(
         f"  {'version, run':<34} {'click->all sent':>15} {'msg/s':>6} {'max 1s':>6} {'lag p99':>8} "
-        f"{'ack p50/p99':>12} {'reply p99':>9} {'lost':>4} {'given up':>8}  CPU per recipient"
+        f"{'ack p50/p99':>12} {'reply p99':>9} {'lost':>4} {'given up':>8} {'idle':>6}  CPU per recipient"
     )
     for index in range(args.runs):
         for label, runs in results.items():
             r = runs[index]
             sent = f"{r['click_to_all_sent']:.1f} s" if r["click_to_all_sent"] else "-"
             given = f"{r['given_up']:.1%}" if r["given_up"] is not None else "-"
+            idle = f"{r['never_reserved']:.1%}" if r.get("never_reserved") is not None else "-"
             print(
                 f"  {label + f', {index + 1}':<34} {sent:>15} {r['sustained']:>6.1f} {r['most_in_1s']:>6} "
                 f"{r['status_lag_p99']:>6.2f} s {r['ack_p50_ms']:>4.0f}/{r['ack_p99_ms']:<4.0f} ms "
-                f"{r['reply_p99']:>7.2f} s {r['lost']:>4} {given:>8}  {benchlib.format_cpu(r['cpu'])}"
+                f"{r['reply_p99']:>7.2f} s {r['lost']:>4} {given:>8} {idle:>6}  {benchlib.format_cpu(r['cpu'])}"
             )
     return {"name": "campaign_ab", "results": results}
 
