@@ -459,14 +459,19 @@ def _wait_progress(count, expected, patience):
 
 
 def _slots(log_path, account_id):
-    """The slots granted and given up by the queue runs of ``account_id``, as they logged them."""
-    pattern = re.compile(rf"WhatsApp account {account_id}: (\d+) slots granted, (\d+) given up")
+    """The slots granted and given up by the queue runs of ``account_id``, and the seconds their lanes had no job
+    ready, as the runs logged them."""
+    pattern = re.compile(
+        rf"WhatsApp account {account_id}: (\d+) slots granted, (\d+) given up(?:, ([\d.]+) s without a job ready)?"
+    )
     calls = given_up = 0
+    starved = 0.0
     with open(log_path, encoding="utf-8", errors="replace") as log:
         for match in pattern.finditer(log.read()):
             calls += int(match.group(1))
             given_up += int(match.group(2))
-    return calls, given_up
+            starved += float(match.group(3) or 0)
+    return calls, given_up, starved
 
 
 def _count_read(registry, account_id):
@@ -569,7 +574,7 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
         )
         parked, events_left = cr.fetchone()
     problems = server.problems()
-    calls_made, slots_given_up = _slots(server.log_path, account_id)
+    calls_made, slots_given_up, starved = _slots(server.log_path, account_id)
     if args.keep:
         with registry.cursor() as cr:
             cr.execute(DROP_SQL)
@@ -662,7 +667,8 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
         print(
             f"  the limiter's slots (queue runs' log): {calls_made} granted, {slots_given_up} given up "
             f"({slots_given_up / (calls_made + slots_given_up):.1%}: late wake-ups, uncertain reservations); "
-            f"{idle:.1%} of the clock's {capacity:.0f} slots over the calls' span never reserved"
+            f"{idle:.1%} of the clock's {capacity:.0f} slots over the calls' span never reserved; the runners' "
+            f"lanes without a job ready {starved:.1f} s in all"
         )
     print(
         f"  operator's bus: {operator.notifications} notifications ({', '.join(f'{k} {v}' for k, v in sorted(operator.types.items(), key=lambda kv: -kv[1])[:4])}), "

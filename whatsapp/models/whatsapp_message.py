@@ -905,9 +905,13 @@ class WhatsAppMessage(models.Model):
                     return finished, not expanding
         finally:
             pool.close()
-            for account_id, (granted, given_up) in pool.slots().items():
+            for account_id, (granted, given_up, starved) in pool.slots().items():
                 _logger.info(
-                    "WhatsApp account %s: %s slots granted, %s given up", account_id, granted, given_up
+                    "WhatsApp account %s: %s slots granted, %s given up, %.1f s without a job ready",
+                    account_id,
+                    granted,
+                    given_up,
+                    starved,
                 )
 
     def _send_apply_statuses(self, auto_commit=False):

@@ -238,6 +238,8 @@ class _Lane:
         self.tickets = 0  # threads waiting for a permit of this lane
         self.in_flight = 0
         self.stopped = False
+        self.empty_since = None  # when its last job was taken (the runner had no more ready yet)
+        self.starved = 0.0  # seconds without a job ready between two submits
 
     def wants_a_thread(self):
         return (
@@ -306,6 +308,9 @@ class SenderPool:
             else:
                 lane.jobs.extend(jobs)
                 lane.submitted += len(jobs)
+                if lane.empty_since is not None:
+                    lane.starved += self._clock() - lane.empty_since
+                    lane.empty_since = None
                 if isinstance(lane.limiter, SharedRateLimiter):
                     lane.limiter.needed = lane.submitted  # never reserve slots for jobs that do not exist
             self._work_cond.notify_all()
@@ -317,11 +322,12 @@ class SenderPool:
             return len(self._lanes[key].jobs) if key in self._lanes else 0
 
     def slots(self):
-        """``{lane key: (granted, given up)}`` of the lanes on a shared clock: the slots their calls used, and those
-        they gave up (a call waking up too late, a reservation too uncertain): the distance from the cap."""
+        """``{lane key: (granted, given up, starved)}`` of the lanes on a shared clock: the slots their calls used,
+        those they gave up (a call waking up too late, a reservation too uncertain), and the seconds the lane had
+        no job ready between two submits (its runner late to prepare more): the distance from the cap."""
         with self._lock:
             return {
-                key: (lane.limiter.granted, lane.limiter.given_up)
+                key: (lane.limiter.granted, lane.limiter.given_up, lane.starved)
                 for key, lane in self._lanes.items()
                 if isinstance(lane.limiter, SharedRateLimiter)
             }
@@ -401,6 +407,8 @@ class SenderPool:
                     continue
                 job_key, payload = lane.jobs.popleft()
                 lane.in_flight += 1
+                if not lane.jobs:
+                    lane.empty_since = self._clock()
             result = SendResult(job_key, started=granted)
             stop = False
             try:
