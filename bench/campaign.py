@@ -459,19 +459,23 @@ def _wait_progress(count, expected, patience):
 
 
 def _slots(log_path, account_id):
-    """The slots granted and given up by the queue runs of ``account_id``, and the seconds their lanes had no job
-    ready, as the runs logged them."""
+    """The slots reserved, granted and given up by the queue runs of ``account_id``, and the seconds their lanes
+    had no job ready, as the runs logged them (``reserved`` None from a version that did not log it)."""
     pattern = re.compile(
-        rf"WhatsApp account {account_id}: (\d+) slots granted, (\d+) given up(?:, ([\d.]+) s without a job ready)?"
+        rf"WhatsApp account {account_id}: (?:(\d+) slots reserved, (\d+) granted|(\d+) slots granted), (\d+) given up"
+        r"(?:, ([\d.]+) s without a job ready)?"
     )
-    calls = given_up = 0
-    starved = 0.0
+    reserved, calls, given_up, starved = 0, 0, 0, 0.0
     with open(log_path, encoding="utf-8", errors="replace") as log:
         for match in pattern.finditer(log.read()):
-            calls += int(match.group(1))
-            given_up += int(match.group(2))
-            starved += float(match.group(3) or 0)
-    return calls, given_up, starved
+            if match.group(1) is None:
+                reserved = None
+            elif reserved is not None:
+                reserved += int(match.group(1))
+            calls += int(match.group(2) or match.group(3))
+            given_up += int(match.group(4))
+            starved += float(match.group(5) or 0)
+    return reserved, calls, given_up, starved
 
 
 def _count_read(registry, account_id):
@@ -574,7 +578,7 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
         )
         parked, events_left = cr.fetchone()
     problems = server.problems()
-    calls_made, slots_given_up, starved = _slots(server.log_path, account_id)
+    reserved, calls_made, slots_given_up, starved = _slots(server.log_path, account_id)
     if args.keep:
         with registry.cursor() as cr:
             cr.execute(DROP_SQL)
@@ -663,10 +667,11 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
 
         spacing = SharedRateLimiter(args.rate, reserve=None).spacing
         capacity = (calls[-1] - calls[0]) / spacing
-        idle = max(0.0, 1 - (calls_made + slots_given_up) / capacity)
+        idle = max(0.0, 1 - (reserved or calls_made + slots_given_up) / capacity)
+        unused = f", {reserved - calls_made - slots_given_up} reserved but unused" if reserved else ""
         print(
             f"  the limiter's slots (queue runs' log): {calls_made} granted, {slots_given_up} given up "
-            f"({slots_given_up / (calls_made + slots_given_up):.1%}: late wake-ups, uncertain reservations); "
+            f"({slots_given_up / (calls_made + slots_given_up):.1%}: late wake-ups, uncertain reservations){unused}; "
             f"{idle:.1%} of the clock's {capacity:.0f} slots over the calls' span never reserved; the runners' "
             f"lanes without a job ready {starved:.1f} s in all"
         )

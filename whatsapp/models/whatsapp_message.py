@@ -905,10 +905,11 @@ class WhatsAppMessage(models.Model):
                     return finished, not expanding
         finally:
             pool.close()
-            for account_id, (granted, given_up, starved) in pool.slots().items():
+            for account_id, (reserved, granted, given_up, starved) in pool.slots().items():
                 _logger.info(
-                    "WhatsApp account %s: %s slots granted, %s given up, %.1f s without a job ready",
+                    "WhatsApp account %s: %s slots reserved, %s granted, %s given up, %.1f s without a job ready",
                     account_id,
+                    reserved,
                     granted,
                     given_up,
                     starved,

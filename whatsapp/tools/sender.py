@@ -136,6 +136,7 @@ class SharedRateLimiter:
         self.tolerance = tolerance
         self.chunk = chunk or max(1, math.ceil(rate / 4))
         self.needed = needed
+        self.reserved = 0  # slots taken on the shared clock (granted, given up, or left unused at the end)
         self.granted = 0
         self.given_up = 0
         self._reserve = reserve
@@ -156,6 +157,7 @@ class SharedRateLimiter:
             before = self._clock()
             answer = self._reserve(count, self.spacing)
             after = self._clock()
+            self.reserved += count
             if isinstance(answer, tuple):
                 first, now, sent, answered = answer
                 low, high = self._learn_offset(now, sent, answered)
@@ -322,12 +324,13 @@ class SenderPool:
             return len(self._lanes[key].jobs) if key in self._lanes else 0
 
     def slots(self):
-        """``{lane key: (granted, given up, starved)}`` of the lanes on a shared clock: the slots their calls used,
-        those they gave up (a call waking up too late, a reservation too uncertain), and the seconds the lane had
-        no job ready between two submits (its runner late to prepare more): the distance from the cap."""
+        """``{lane key: (reserved, granted, given up, starved)}`` of the lanes on a shared clock: the slots they
+        reserved, those their calls used, those they gave up (a call waking up too late, a reservation too
+        uncertain), and the seconds the lane had no job ready between two submits (its runner late to prepare
+        more): the distance from the cap."""
         with self._lock:
             return {
-                key: (lane.limiter.granted, lane.limiter.given_up, lane.starved)
+                key: (lane.limiter.reserved, lane.limiter.granted, lane.limiter.given_up, lane.starved)
                 for key, lane in self._lanes.items()
                 if isinstance(lane.limiter, SharedRateLimiter)
             }
