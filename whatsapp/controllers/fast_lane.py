@@ -45,7 +45,9 @@ from .webhook import PATH, dispatch_after, receive, reply
 _logger = logging.getLogger(__name__)
 
 MODEL = "whatsapp.webhook.event"  # present in a registry where this addon is installed
-KEEP = 4  # cursors kept per database between POSTs (one per prefork worker; a few in threaded mode)
+KEEP = (
+    4  # cursors kept between POSTs, all databases together (one per prefork worker; a few in threaded mode)
+)
 _kept = {}  # database name -> [cursors kept, idle outside any transaction]
 _kept_lock = threading.Lock()
 
@@ -100,9 +102,9 @@ def _take_cursor(registry):
 
     Taking a cursor from Odoo's pool resets its connection (``DISCARD ALL``, a round trip) and giving it back
     rolls back (another): with several hundred status POSTs a second, that was a third of each POST's time in
-    the worker. So up to :data:`KEEP` cursors per database are kept between POSTs, idle outside any transaction
-    (each POST ends with a commit or a rollback, which also clear the cursor's caches). Under tests, the test
-    cursor is taken and closed for every POST, as Odoo's dispatch does.
+    the worker. So up to :data:`KEEP` cursors (all databases together) are kept between POSTs, idle outside any
+    transaction (each POST ends with a commit or a rollback, which also clear the cursor's caches). Under tests,
+    the test cursor is taken and closed for every POST, as Odoo's dispatch does.
     """
     if not registry.in_test_mode():
         with _kept_lock:
@@ -122,9 +124,10 @@ def _give_back(cr):
         return _close(cr)
     cr.rollback()  # nothing to roll back once committed: no round trip; else never idle in a transaction
     with _kept_lock:
-        kept = _kept.setdefault(cr.dbname, [])
-        if len(kept) < KEEP:
-            kept.append(cr)
+        # at most KEEP in all, whatever the number of databases: the kept ones count in Odoo's pool of
+        # db_maxconn connections per process as in use
+        if sum(map(len, _kept.values())) < KEEP:
+            _kept.setdefault(cr.dbname, []).append(cr)
             return None
     return _close(cr)
 
