@@ -460,22 +460,16 @@ def _wait_progress(count, expected, patience):
 
 def _slots(log_path, account_id):
     """The slots reserved, granted and given up by the queue runs of ``account_id``, and the seconds their lanes
-    had no job ready, as the runs logged them (``reserved`` None from a version that did not log it)."""
+    had no job ready, as the runs logged them (zeros from a version that does not log them)."""
     pattern = re.compile(
-        rf"WhatsApp account {account_id}: (?:(\d+) slots reserved, (\d+) granted|(\d+) slots granted), (\d+) given up"
-        r"(?:, ([\d.]+) s without a job ready)?"
+        rf"WhatsApp account {account_id}: (\d+) slots reserved, (\d+) granted, (\d+) given up, ([\d.]+) s without"
     )
-    reserved, calls, given_up, starved = 0, 0, 0, 0.0
+    totals = [0, 0, 0, 0.0]
     with open(log_path, encoding="utf-8", errors="replace") as log:
         for match in pattern.finditer(log.read()):
-            if match.group(1) is None:
-                reserved = None
-            elif reserved is not None:
-                reserved += int(match.group(1))
-            calls += int(match.group(2) or match.group(3))
-            given_up += int(match.group(4))
-            starved += float(match.group(5) or 0)
-    return reserved, calls, given_up, starved
+            for index, value in enumerate(match.groups()):
+                totals[index] += float(value) if index == 3 else int(value)
+    return totals
 
 
 def _count_read(registry, account_id):
@@ -667,11 +661,11 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
 
         spacing = SharedRateLimiter(args.rate, reserve=None).spacing
         capacity = (calls[-1] - calls[0]) / spacing
-        idle = max(0.0, 1 - (reserved or calls_made + slots_given_up) / capacity)
-        unused = f", {reserved - calls_made - slots_given_up} reserved but unused" if reserved else ""
+        idle = max(0.0, 1 - reserved / capacity)
         print(
             f"  the limiter's slots (queue runs' log): {calls_made} granted, {slots_given_up} given up "
-            f"({slots_given_up / (calls_made + slots_given_up):.1%}: late wake-ups, uncertain reservations){unused}; "
+            f"({slots_given_up / (calls_made + slots_given_up):.1%}: late wake-ups, uncertain reservations), "
+            f"{reserved - calls_made - slots_given_up} reserved but unused; "
             f"{idle:.1%} of the clock's {capacity:.0f} slots over the calls' span never reserved; the runners' "
             f"lanes without a job ready {starved:.1f} s in all"
         )

@@ -45,9 +45,8 @@ from .webhook import PATH, dispatch_after, receive, reply
 _logger = logging.getLogger(__name__)
 
 MODEL = "whatsapp.webhook.event"  # present in a registry where this addon is installed
-KEEP = (
-    4  # cursors kept between POSTs, all databases together (one per prefork worker; a few in threaded mode)
-)
+#: cursors kept between POSTs, all databases together (one per prefork worker; a few in threaded mode)
+KEEP = 4
 _kept = {}  # database name -> [cursors kept, idle outside any transaction]
 _kept_lock = threading.Lock()
 
@@ -76,9 +75,8 @@ def serve(request):
         except psycopg2.Error:
             if not kept:
                 raise
-            _close(
-                cr
-            )  # a kept connection the server closed meanwhile (a restart, an idle timeout): a new one
+            # a kept connection the server closed meanwhile (a restart, an idle timeout): a new one
+            _close(cr)
             cr, kept = registry.cursor(), False
             registry = registry.check_signaling(cr)
         if MODEL not in registry:  # uninstalled meanwhile by another worker

@@ -254,8 +254,8 @@ class WhatsAppWebhookEvent(models.Model):
         the webhook after its answer, ``controllers/webhook.dispatch_after``), else by the retry cron after
         :data:`FIRST_DISPATCH_GRACE`.
 
-        With ``queue_statuses``, a change that is only delivery statuses (:meth:`_is_status_only`) of an
-        account is stored ``queued`` instead, neither dispatched nor left to the retry cron: the applier
+        With ``queue_statuses``, a change that is only delivery statuses of an account (:meth:`_is_queued`)
+        is stored ``queued`` instead, neither dispatched nor left to the retry cron: the applier
         (:meth:`_apply_queued_statuses`) applies it, woken up by :meth:`_trigger_applier` once committed.
 
         :param list changes: tuples ``(account_id, field, value, entry_uid, entry_time)``, value a dict
@@ -311,15 +311,11 @@ class WhatsAppWebhookEvent(models.Model):
 
     @api.model
     def _is_queued(self, account_id, field, value):
-        """Whether the webhook stores a change ``queued`` for the applier (statuses of a known account) rather
-        than ``pending`` for dispatch."""
-        return bool(account_id) and self._is_status_only(field, value)
-
-    @api.model
-    def _is_status_only(self, field, value):
-        """Whether a change is only delivery statuses (no inbound message, no error): applied in batches."""
+        """Whether the webhook stores a change ``queued`` for the applier, applied in batches, rather than
+        ``pending`` for dispatch: only delivery statuses (no inbound message, no error) of a known account."""
         return (
-            field == "messages"
+            bool(account_id)
+            and field == "messages"
             and isinstance(value, dict)
             and bool(value.get("statuses"))
             and not value.get("messages")

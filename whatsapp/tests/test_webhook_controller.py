@@ -532,6 +532,18 @@ class TestWebhookFastLaneKeptCursor(HttpCase):
         )
         self.assertEqual(self._stored(), {"queued": 4}, "every status committed before its 200")
 
+    def test_at_most_keep_cursors_in_all(self):
+        """Kept cursors count as in use in Odoo's per-process pool: never more than KEEP, whatever the POSTs at
+        once or the databases; the others are closed (given back to the pool)."""
+        cursors = [self.registry.cursor() for _ in range(fast_lane.KEEP + 1)]
+        for cr in cursors:
+            cr.execute("SELECT 1")  # in a transaction, as after a POST that stored nothing
+            fast_lane._give_back(cr)
+        self.assertEqual(fast_lane._kept[self.registry.db_name], cursors[: fast_lane.KEEP])
+        self.assertTrue(cursors[-1].closed)
+        for cr in cursors[: fast_lane.KEEP]:
+            self.assertEqual(cr._cnx.info.transaction_status, psycopg2.extensions.TRANSACTION_STATUS_IDLE)
+
     def test_connection_closed_by_the_server_is_replaced(self):
         self._post_status(f"wamid.{self.uid}.1")
         pid = self._kept()._cnx.get_backend_pid()
