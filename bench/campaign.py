@@ -36,6 +36,7 @@ nothing lost.
 """
 
 import argparse
+import bisect
 import json
 import os
 import re
@@ -481,6 +482,11 @@ def _count_read(registry, account_id):
         return cr.fetchone()[0]
 
 
+def _is_reply(record):
+    """Whether a delivered webhook carried a customer's message (else statuses)."""
+    return bool(record["payload"]["entry"][0]["changes"][0]["value"].get("messages"))
+
+
 def _ms(values, fraction):
     return benchlib.percentile(sorted(values), fraction) * 1000 if values else float("nan")
 
@@ -619,6 +625,14 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
     reply_lags = [
         operator.seen_replies[k] - due for k, due in reply_due.items() if k in operator.seen_replies
     ]
+    # the status POSTs that started within 0.1 s after a reply's, apart: what a reply's handling does to them
+    reply_starts = sorted(r["time"] for r in webhooks if r.get("time") and _is_reply(r))
+    near_reply, apart = [], []
+    for record in webhooks:
+        if record.get("elapsed") is not None and record.get("time") and not _is_reply(record):
+            i = bisect.bisect_right(reply_starts, record["time"])
+            after_reply = i and record["time"] - reply_starts[i - 1] < 0.1
+            (near_reply if after_reply else apart).append(record["elapsed"])
     replies_not_in_discuss = len(set(reply_due) - in_discuss)
     replies_not_seen = len(set(reply_due) - set(operator.seen_replies))
     cpu = benchlib.cpu_per_event(cpu_before, cpu_after, n)
@@ -642,6 +656,8 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
         ("status lag (Meta's emission -> committed) p50 / p99",
          f"{_ms(status_lags, 0.5) / 1000:.2f} / {_ms(status_lags, 0.99) / 1000:.2f} s", "p99 <= 5 s"),
         ("webhook ack seen by Meta p50 / p99", f"{_ms(acks, 0.5):.0f} / {_ms(acks, 0.99):.0f} ms", "p99 <= 40 ms"),
+        ("  ack p99 of status POSTs within 0.1 s after a reply / the others",
+         f"{_ms(near_reply, 0.99):.0f} / {_ms(apart, 0.99):.0f} ms", ""),
         ("  webhooks waiting at Meta (emission -> POST) p50 / p99",
          f"{_ms(late, 0.5) / 1000:.2f} / {_ms(late, 0.99) / 1000:.2f} s", ""),
         ("reply -> visible in Discuss (operator's bus) p50 / p99",

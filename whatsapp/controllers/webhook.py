@@ -11,6 +11,7 @@ by the controller
 before Odoo's routing machinery.
 """
 
+import collections
 import hashlib
 import hmac
 import logging
@@ -139,8 +140,9 @@ def receive(env, httprequest):
 
 def dispatch_after(response, registry, event_ids):
     """Dispatch the events ``event_ids`` once ``response`` is sent (a close callback of werkzeug's response,
-    run by the server after the answer's last byte): Meta has its 200 after one INSERT, and the handlers' work
-    (an inbound message: its chat, members, posts and pushes, 80 ms or more) holds up no acknowledgement.
+    run by the server after the answer's last byte), in this process's dispatcher thread (:func:`in_background`):
+    Meta has its 200 after one INSERT, and the handlers' work (an inbound message: its chat, members, posts and
+    pushes, 80 ms or more) holds up neither this acknowledgement nor the next POSTs the worker serves.
 
     The events are committed ``pending``: a worker that dies before leaves them to the retry cron; a handler's
     failure is kept on its event (:meth:`whatsapp.webhook.event._process`). Under tests the events are
@@ -166,8 +168,46 @@ def dispatch_after(response, registry, event_ids):
     if in_tests():
         dispatch()
     else:
-        response.call_on_close(dispatch)
+        response.call_on_close(lambda: in_background(dispatch))
     return response
+
+
+#: this process's dispatches not started yet, oldest first, and the thread running them (None when idle)
+_backlog = collections.deque()
+_backlog_lock = threading.Lock()
+_dispatcher = None
+
+
+def in_background(job):
+    """Run ``job`` (a callable) in this process's dispatcher thread, after the jobs given before it.
+
+    The request's thread goes back to serving at once: a prefork worker serves one request at a time, so a
+    dispatch run in its thread (an inbound message: 80 ms or more) held up every POST that came to it
+    meanwhile, and with two workers, half of the campaign's status POSTs waited behind the customers'
+    replies. The thread is started when a job comes and ends when none is left; it is not a daemon, so a
+    worker that exits (Odoo recycles them) finishes the job in progress first (a worker killed meanwhile
+    leaves its events pending for the retry cron).
+    """
+    global _dispatcher  # noqa: PLW0603 - one dispatcher per process
+    with _backlog_lock:
+        _backlog.append(job)
+        if _dispatcher is None:
+            _dispatcher = threading.Thread(target=_drain, name="whatsapp-webhook-dispatch")
+            _dispatcher.start()
+
+
+def _drain():
+    global _dispatcher  # noqa: PLW0603 - one dispatcher per process
+    while True:
+        with _backlog_lock:
+            if not _backlog:
+                _dispatcher = None
+                return
+            job = _backlog.popleft()
+        try:
+            job()
+        except Exception:  # a job logs its own failures; a bug here must not stop the next ones
+            _logger.exception("WhatsApp webhook: background dispatch failed")
 
 
 def _signers(accounts, body, signature):

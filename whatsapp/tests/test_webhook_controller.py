@@ -567,6 +567,7 @@ class TestWebhookDispatchAfterAnswer(WhatsAppHttpCase):
         real = Account._webhook_account_update
 
         def handler(account, value, event):
+            seen["thread"] = threading.current_thread()
             seen["answered first"] = answered.wait(10)  # the test sets it once it has the answer
             try:
                 return real(account, value, event)
@@ -585,6 +586,9 @@ class TestWebhookDispatchAfterAnswer(WhatsAppHttpCase):
                 self.env.invalidate_all()
         self.assertFixedBody(response, 200)
         self.assertTrue(seen["answered first"], "Meta had its 200 before the handler ran")
+        self.assertEqual(
+            seen["thread"].name, "whatsapp-webhook-dispatch", "the request's thread went back to serving"
+        )
         self.assertEqual(self._events().state, "done")
         self.assertEqual(self.account.meta_status, "deleted")
 
@@ -594,6 +598,40 @@ class TestWebhookDispatchAfterAnswer(WhatsAppHttpCase):
     def test_dispatched_after_the_answer_controller(self):
         with patch.dict(config.options, {"whatsapp_webhook_fast_lane": "False"}):
             self._dispatched_after()
+
+    def test_background_jobs_in_order_and_the_caller_free(self):
+        """``in_background`` returns at once (a prefork worker serves the next POST while the dispatch runs),
+        runs the jobs one at a time in the order given, goes on after a job that fails, and its thread,
+        not a daemon (an exiting worker finishes the job in progress), ends when no job is left."""
+        started, release, done, ran = threading.Event(), threading.Event(), threading.Event(), []
+
+        def blocked():
+            ran.append(("first", threading.current_thread()))
+            started.set()
+            release.wait(10)
+
+        def failing():
+            ran.append(("failing", threading.current_thread()))
+            raise ValueError("a bug")
+
+        webhook.in_background(blocked)
+        webhook.in_background(failing)
+        webhook.in_background(lambda: (ran.append(("last", threading.current_thread())), done.set()))
+        # here while the first job is blocked: the caller did not wait for it
+        self.assertTrue(started.wait(10))
+        self.assertEqual([name for name, _thread in ran], ["first"])
+        thread = ran[0][1]
+        self.assertNotEqual(thread, threading.current_thread())
+        self.assertFalse(thread.daemon)
+        with self.assertLogs(webhook.__name__, "ERROR") as logs:
+            release.set()
+            self.assertTrue(done.wait(10))
+            thread.join(10)
+        self.assertIn("background dispatch failed", logs.output[0])
+        self.assertEqual([name for name, _thread in ran], ["first", "failing", "last"])
+        self.assertEqual({t for _name, t in ran}, {thread}, "one thread, one job at a time")
+        self.assertFalse(thread.is_alive(), "the thread ends when no job is left")
+        self.assertIsNone(webhook._dispatcher)
 
     def test_statuses_only_nothing_to_dispatch(self):
         """A POST of statuses only (nearly every POST of a campaign) is queued for the applier and leaves nothing
