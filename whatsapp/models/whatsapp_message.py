@@ -342,11 +342,12 @@ class WhatsAppMessage(models.Model):
     media_next_attempt = fields.Datetime(readonly=True, copy=False)
     media_error = fields.Text(readonly=True, copy=False)
 
-    #: fields read right after a status update (chatter notifications, marketing stops): returned by the
-    #: UPDATE and put in the cache, so that nobody fetches the whole rows again
+    #: fields read right after a send's outcome or a status is written (chatter notifications and ticks, statuses
+    #: parked for later, marketing stops): returned by the UPDATE and put in the cache, so that nobody fetches
+    #: the whole rows again (their text and JSON columns least)
     STATUS_RETURNED_FIELDS = (
         "state", "failure_type", "failure_reason", "error_code", "mail_message_id", "model", "number",
-        "account_id",
+        "account_id", "wamid", "status_date",
     )  # fmt: skip
 
     _sql_constraints = [
@@ -1162,6 +1163,7 @@ class WhatsAppMessage(models.Model):
         by_id = dict(outcomes)
         pause_error = None
         messages = self.browse([r.key for r in results])
+        messages.fetch(["attempts"])  # only it when not in the cache (not the rows' text and JSON)
         attempts = {m.id: m.attempts for m in messages}
         for result in results:
             if result.skipped:
@@ -1316,13 +1318,15 @@ class WhatsAppMessage(models.Model):
                           write_date = %s, write_uid = %s
                      FROM (VALUES %s) AS v(id, state, wamid, next_attempt, failure_type, failure_reason,
                                            error_code, uncount)
-                    WHERE m.id = v.id""",
+                    WHERE m.id = v.id
+                RETURNING m.id, %s""",
                 now,
                 self.env.uid,
                 rows,
+                SQL(", ").join(SQL.identifier("m", name) for name in self.STATUS_RETURNED_FIELDS),
             )
         )
-        self.invalidate_model()
+        self._cache_returned(list(by_id), self.env.cr.fetchall())
 
     # ------------------------------------------------------------
     # QUEUE: reconciliation, scheduling
@@ -1578,8 +1582,15 @@ class WhatsAppMessage(models.Model):
                 SQL(", ").join(SQL.identifier("m", name) for name in self.STATUS_RETURNED_FIELDS),
             )
         )
-        returned = self.env.cr.fetchall()
-        self.invalidate_model()
+        return self._cache_returned(list(changed), self.env.cr.fetchall())
+
+    def _cache_returned(self, ids, returned):
+        """After an UPDATE of the rows ``ids`` ``RETURNING m.id,`` :data:`STATUS_RETURNED_FIELDS`: the cache of those
+        rows dropped (the others' kept: the runner's next batches are in it), the returned values put in it.
+
+        :return: the messages the UPDATE returned
+        """
+        self.browse(ids).invalidate_recordset()
         messages = self.browse([row[0] for row in returned])
         for index, name in enumerate(self.STATUS_RETURNED_FIELDS, start=1):
             field = self._fields[name]
@@ -1668,7 +1679,10 @@ class WhatsAppMessage(models.Model):
         ticks and their notifications' status.
         """
         # sudo: the cron and the webhook run without a user who could read every related record
-        mail_messages = self.mail_message_id.sudo().filtered(lambda m: m.model and m.res_id)
+        mail_messages = self.mail_message_id.sudo()
+        # what is read below (mail's filter of notifications reads the subtype), not the bodies
+        mail_messages.fetch(["model", "res_id", "author_id", "message_type", "subtype_id"])
+        mail_messages = mail_messages.filtered(lambda m: m.model and m.res_id)
         shown = []
         for model, group in mail_messages.grouped("model").items():
             if model in self.env:
