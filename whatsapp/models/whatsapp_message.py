@@ -343,9 +343,8 @@ class WhatsAppMessage(models.Model):
     media_error = fields.Text(readonly=True, copy=False)
 
     #: fields read right after a send's outcome or a status is written (chatter notifications and ticks, statuses
-    #: parked for later, marketing stops): returned by the UPDATE and put in the cache, so that nobody fetches
-    #: the whole rows again (their text and JSON columns least)
-    STATUS_RETURNED_FIELDS = (
+    #: parked for later, marketing stops): returned by the UPDATE and put in the cache (:meth:`_update_returning`)
+    RETURNED_FIELDS = (
         "state", "failure_type", "failure_reason", "error_code", "mail_message_id", "model", "number",
         "account_id", "wamid", "status_date",
     )  # fmt: skip
@@ -1304,7 +1303,8 @@ class WhatsAppMessage(models.Model):
             )
             for mid, v in by_id.items()
         )
-        self.env.cr.execute(
+        self._update_returning(
+            list(by_id),
             SQL(
                 """UPDATE whatsapp_message m
                       SET state = CASE WHEN m.state = 'sending' THEN v.state ELSE m.state END,
@@ -1318,15 +1318,12 @@ class WhatsAppMessage(models.Model):
                           write_date = %s, write_uid = %s
                      FROM (VALUES %s) AS v(id, state, wamid, next_attempt, failure_type, failure_reason,
                                            error_code, uncount)
-                    WHERE m.id = v.id
-                RETURNING m.id, %s""",
+                    WHERE m.id = v.id""",
                 now,
                 self.env.uid,
                 rows,
-                SQL(", ").join(SQL.identifier("m", name) for name in self.STATUS_RETURNED_FIELDS),
-            )
+            ),
         )
-        self._cache_returned(list(by_id), self.env.cr.fetchall())
 
     # ------------------------------------------------------------
     # QUEUE: reconciliation, scheduling
@@ -1542,7 +1539,7 @@ class WhatsAppMessage(models.Model):
     def _write_statuses(self, changed):
         """One UPDATE for every changed message; guarded by the state read (concurrent writers).
 
-        :return: the messages actually updated, their :data:`STATUS_RETURNED_FIELDS` in the cache
+        :return: the messages actually updated, their :data:`RETURNED_FIELDS` in the cache
         """
         if not changed:
             return self.browse()
@@ -1560,7 +1557,8 @@ class WhatsAppMessage(models.Model):
             )
             for mid, row in changed.items()
         )
-        self.env.cr.execute(
+        return self._update_returning(
+            list(changed),
             SQL(
                 """UPDATE whatsapp_message m
                       SET state = v.state, wamid = COALESCE(m.wamid, v.wamid), next_attempt = NULL,
@@ -1574,25 +1572,26 @@ class WhatsAppMessage(models.Model):
                           write_date = %s, write_uid = %s
                      FROM (VALUES %s) AS v(id, old_state, state, wamid, failure_type, failure_reason,
                                            error_code, status_date)
-                    WHERE m.id = v.id AND m.state = v.old_state
-                RETURNING m.id, %s""",
+                    WHERE m.id = v.id AND m.state = v.old_state""",
                 fields.Datetime.now(),
                 self.env.uid,
                 rows,
-                SQL(", ").join(SQL.identifier("m", name) for name in self.STATUS_RETURNED_FIELDS),
-            )
+            ),
         )
-        return self._cache_returned(list(changed), self.env.cr.fetchall())
 
-    def _cache_returned(self, ids, returned):
-        """After an UPDATE of the rows ``ids`` ``RETURNING m.id,`` :data:`STATUS_RETURNED_FIELDS`: the cache of those
-        rows dropped (the others' kept: the runner's next batches are in it), the returned values put in it.
+    def _update_returning(self, ids, update):
+        """Run ``update``, an ``UPDATE whatsapp_message m ...`` of (some of) the rows ``ids``, returning
+        :data:`RETURNED_FIELDS`: the cache of those rows dropped (the others' kept: the runner's next batches are
+        in it), the returned values put in it, so that nobody fetches the whole rows again.
 
-        :return: the messages the UPDATE returned
+        :return: the messages the UPDATE updated
         """
+        columns = SQL(", ").join(SQL.identifier("m", name) for name in self.RETURNED_FIELDS)
+        self.env.cr.execute(SQL("%s RETURNING m.id, %s", update, columns))
+        returned = self.env.cr.fetchall()
         self.browse(ids).invalidate_recordset()
         messages = self.browse([row[0] for row in returned])
-        for index, name in enumerate(self.STATUS_RETURNED_FIELDS, start=1):
+        for index, name in enumerate(self.RETURNED_FIELDS, start=1):
             field = self._fields[name]
             values = [field.convert_to_cache(row[index], messages, validate=False) for row in returned]
             self.env.cache.update(messages, field, values)
