@@ -42,7 +42,7 @@ user's figure (nothing is applied while posting).
 
 The same client then GETs ``/web/health`` as many times (an empty route through Odoo's dispatch): Odoo's
 own floor on this server and machine, printed beside the figures (the webhook's POST is served before that
-dispatch, by its fast lane).
+dispatch, at Odoo's WSGI entry, by its fast lane).
 
 Not a test: figures.
 """

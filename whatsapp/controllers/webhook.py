@@ -8,7 +8,7 @@ other changes (an inbound message...) are dispatched once the answer is sent (:f
 takes an environment and a werkzeug request and returns an HTTP status and the events to dispatch; it is called
 by the controller
 (``main.py``, Odoo's regular dispatch) and by the fast lane (``fast_lane.py``), which serves the same POST
-before Odoo's routing machinery.
+at Odoo's WSGI entry.
 """
 
 import collections
@@ -19,6 +19,7 @@ import re
 import threading
 
 from odoo import SUPERUSER_ID, api
+from odoo.http import Response
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..tools import webhook_envelope
@@ -40,9 +41,9 @@ REPLIES = {
 }
 
 
-def reply(request, status):
+def reply(status):
     """The answer for ``status``: its short fixed text (:data:`REPLIES`), as plain text."""
-    return request.make_response(REPLIES[status], headers=[("Content-Type", "text/plain")], status=status)
+    return Response(REPLIES[status], headers=[("Content-Type", "text/plain")], status=status)
 
 
 def read_body(httprequest):

@@ -8,7 +8,7 @@ from unittest.mock import patch
 
 import psycopg2
 import requests
-from odoo import SUPERUSER_ID, api
+from odoo import SUPERUSER_ID, api, http
 from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import HttpCase, tagged
 from odoo.tools import config, mute_logger
@@ -399,9 +399,10 @@ class TestWebhookFastLane(WhatsAppHttpCase):
         return self._make_payload("account_update", {"event": "PARTNER_ADDED"}, entry_time=1700000000)
 
     def test_fast_lane_serves_post(self):
-        """The POST is served before Odoo's dispatch: neither the controller nor ir.http run for it, and no
-        session cookie is sent to Meta."""
+        """The POST is served at Odoo's WSGI entry: neither Odoo's request (its session, its database choice)
+        nor the controller nor ir.http run for it, and no session cookie is sent to Meta."""
         with (
+            patch.object(http.Request, "_post_init", side_effect=AssertionError) as post_init,
             patch.object(
                 WhatsAppWebhookController, "_webhook_receive", side_effect=AssertionError
             ) as receive,
@@ -409,9 +410,36 @@ class TestWebhookFastLane(WhatsAppHttpCase):
         ):
             response = self._post_webhook(self._account_update())
         self.assertFixedBody(response, 200)
-        self.assertFalse(receive.called or pre.called)
+        self.assertFalse(post_init.called or receive.called or pre.called)
         self.assertNotIn("Set-Cookie", response.headers)
         self.assertEqual(self._events().state, "done")
+
+    def test_fast_lane_session_left_to_odoo(self):
+        """A POST with a session cookie (its session may name the database): Odoo serves it, through the
+        controller, with the same result."""
+        original = WhatsAppWebhookController._webhook_receive
+        with patch.object(
+            WhatsAppWebhookController, "_webhook_receive", autospec=True, side_effect=original
+        ) as receive:
+            response = self._post_webhook(self._account_update(), headers={"Cookie": "session_id=abc"})
+        self.assertFixedBody(response, 200)
+        self.assertEqual(receive.call_count, 1)
+        self.assertEqual(self._events().state, "done")
+
+    def test_fast_lane_database_chosen_as_odoo_does(self):
+        """No single database for the request's host (``--db-filter``, ``-d``): the lane does not guess, Odoo
+        answers as it does for a client without session (no database: the route is not found), nothing
+        stored."""
+        with (
+            patch.object(http, "db_list", return_value=[self.env.cr.dbname, "another"]) as db_list,
+            mute_logger("odoo.http"),
+        ):
+            response = self._post_webhook(self._account_update())
+        self.assertEqual(response.status_code, 404)
+        self.assertIn(
+            self.base_url().split("//")[1], [call.kwargs.get("host") for call in db_list.call_args_list]
+        )
+        self.assertFalse(self._events())
 
     def test_fast_lane_leaves_the_rest_to_odoo(self):
         """The handshake (GET) goes through Odoo's dispatch, the lane on."""
