@@ -372,6 +372,17 @@ class WhatsAppMessage(models.Model):
             ["template_id", "create_date", "state", "failure_type"],
             where="template_id IS NOT NULL AND direction = 'outbound'",
         )
+        # a customer's message routes their chat by "the latest template sent to this number (or user id) on
+        # this account" (discuss.channel._whatsapp_route): without these, every reply read all the account's
+        # messages (12 ms at 10,000, growing with the history)
+        for key in ("number", "bsuid"):
+            create_index(
+                self.env.cr,
+                f"whatsapp_message_{key}_template_idx",
+                self._table,
+                ["account_id", key, "queued_date"],
+                where=f"template_id IS NOT NULL AND direction = 'outbound' AND {key} IS NOT NULL",
+            )
 
     # ------------------------------------------------------------
     # ACCESS: like mail.message, the record a message belongs to decides
