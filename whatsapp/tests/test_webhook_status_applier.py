@@ -1,5 +1,6 @@
 import json
 import threading
+import time
 from collections import Counter
 from contextlib import contextmanager
 from unittest.mock import patch
@@ -12,6 +13,7 @@ from odoo.tests import tagged
 from odoo.tests.common import ChromeBrowser
 from odoo.tools import mute_logger
 
+from ..models import whatsapp_webhook_event
 from .common_discuss import WhatsAppDiscussCase, WhatsAppDiscussHttpCase
 
 EVENT_LOGGER = "odoo.addons.whatsapp.models.whatsapp_webhook_event"
@@ -161,6 +163,36 @@ class TestStatusApplier(StatusQueueMixin, WhatsAppDiscussCase):
         self.env.invalidate_all()
         self.assertEqual(events.state, "done")
         self.assertEqual(messages[0].state, "delivered")
+
+    def test_claims_after_the_last_batch_and_sweeps(self):
+        """A claim starts after the previous batch (the dead index entries of applied events are not walked
+        again); an event below it (committed late, skipped) is claimed by a sweep from the first event: every
+        APPLY_SWEEP seconds, and before a run ends."""
+        messages = self._sent()
+        Event = self.env["whatsapp.webhook.event"].sudo()
+        dbname = self.env.cr.dbname
+        late = self._queue((messages[0].wamid, "delivered"))
+        late.state = "done"  # not visible yet: its transaction commits after the next event's
+        first = self._queue((messages[1].wamid, "delivered"))
+        now = time.monotonic()
+        with patch.dict(whatsapp_webhook_event._applier_floor, {dbname: (0, now)}):
+            self.assertEqual(Event._apply_queued_statuses(), 1)
+            self.assertEqual(whatsapp_webhook_event._applier_floor[dbname], (first.id + 1, now))
+            late.state = "queued"  # committed now, below the floor
+            self.assertEqual(Event._apply_queued_statuses(), 0, "claimed after the last batch")
+            self.assertEqual(late.state, "queued")
+            with patch.object(whatsapp_webhook_event, "APPLY_SWEEP", 0):
+                self.assertEqual(Event._apply_queued_statuses(), 1, "the sweep claims it")
+            self.assertEqual(late.state, "done")
+            with patch.object(whatsapp_webhook_event, "APPLY_SWEEP", 3600):
+                late_2 = self._queue((messages[0].wamid, "read"))
+                late_2.state = "done"
+                third = self._queue((messages[2].wamid, "delivered"))
+                self.assertEqual(Event._apply_queued_statuses(), 1)
+                late_2.state = "queued"
+                self._apply()  # a run ends with a sweep
+        self.assertEqual((late_2 | third).mapped("state"), ["done", "done"])
+        self.assertEqual(messages[0].state, "read")
 
     def test_status_of_sending_message_parked(self):
         """A status of a message its send still holds is parked, as before, and the event is done."""
