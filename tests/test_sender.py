@@ -1,11 +1,12 @@
 """Pure pytest of the rate limiter, the concurrent sender and the status ranks (no Odoo)."""
 
 import itertools
+import sys
 import threading
 import time
 
 import pytest
-from _whatsapp_tools import meta_status
+from _whatsapp_tools import meta_status, sender
 from _whatsapp_tools.sender import RateLimiter, SenderPool, send_all
 
 
@@ -198,3 +199,26 @@ def test_pool_cancel_returns_the_jobs_not_started():
         gate.set()
         results = pool.take_results()
     assert sorted((r.key, r.skipped) for _lane, r in results) == [(0, False), (1, True), (2, True), (3, True)]
+
+
+def test_pool_switches_threads_quickly_while_open():
+    """While a pool is open (two here, nested), the interpreter switches threads every SWITCH_INTERVAL at most
+    (sender threads back from a socket get the GIL without waiting out the runner's 5 ms); the interval before
+    comes back when the last one closes, and a pool closed twice counts once."""
+    saved = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        first = SenderPool()
+        assert sys.getswitchinterval() == pytest.approx(sender.SWITCH_INTERVAL)
+        with SenderPool():
+            assert sys.getswitchinterval() == pytest.approx(sender.SWITCH_INTERVAL)
+        assert sys.getswitchinterval() == pytest.approx(sender.SWITCH_INTERVAL), "the first is still open"
+        first.close()
+        first.close()
+        assert sys.getswitchinterval() == pytest.approx(0.005)
+        sys.setswitchinterval(0.0005)
+        with SenderPool():
+            assert sys.getswitchinterval() == pytest.approx(0.0005), "never a longer one"
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+    finally:
+        sys.setswitchinterval(saved)
