@@ -482,6 +482,20 @@ def _count_read(registry, account_id):
         return cr.fetchone()[0]
 
 
+def _over_cap(times, cap, origin):
+    """How many 1-s windows starting at a call hold more than ``cap`` calls, and when the busiest starts."""
+    times = sorted(times)
+    over, best, best_at, j = 0, 0, None, 0
+    for i, t in enumerate(times):
+        while j < len(times) and times[j] < t + 1.0:
+            j += 1
+        if j - i > cap:
+            over += 1
+        if j - i > best:
+            best, best_at = j - i, t
+    return f"{over} / {best_at - origin:.1f} s" if best_at is not None else "-"
+
+
 def _is_reply(record):
     """Whether a delivered webhook carried a customer's message (else statuses)."""
     return bool(record["payload"]["entry"][0]["changes"][0]["value"].get("messages"))
@@ -661,6 +675,8 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
         ("most calls in any 1 s window (as Meta recorded them)", f"{benchlib.max_per_second(calls)}", f"<= {args.rate}"),
         ("  the same, on arrival at the sandbox's handler (before its work)",
          f"{benchlib.max_per_second(arrivals)}", ""),
+        ("  1-s windows (from a call) over the cap / the busiest, from the click",
+         _over_cap(calls, args.rate, clicked), ""),
         ("status lag (Meta's emission -> committed) p50 / p99",
          f"{_ms(status_lags, 0.5) / 1000:.2f} / {_ms(status_lags, 0.99) / 1000:.2f} s", "p99 <= 5 s"),
         ("webhook ack seen by Meta p50 / p99", f"{_ms(acks, 0.5):.0f} / {_ms(acks, 0.99):.0f} ms", "p99 <= 40 ms"),
