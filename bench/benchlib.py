@@ -289,10 +289,19 @@ def log_verdict(problems):
 
 def max_per_second(times):
     """Largest number of events in any 1-second window ``[t, t + 1)``."""
+    return busiest_second(times)[0]
+
+
+def busiest_second(times, cap=None):
+    """The 1-second windows starting at each event: ``(most events in one, the start of the first such
+    window or None, how many hold more than cap)``."""
     times = sorted(times)
-    best, j = 0, 0
+    most, start, over, j = 0, None, 0, 0
     for i, t in enumerate(times):
-        while times[j] <= t - 1.0:
+        while j < len(times) and times[j] < t + 1.0:
             j += 1
-        best = max(best, i - j + 1)
-    return best
+        if cap is not None and j - i > cap:
+            over += 1
+        if j - i > most:
+            most, start = j - i, t
+    return most, start, over

@@ -17,8 +17,8 @@ What
 ----
 ``odoo.http.Application.__call__`` (the WSGI application every Odoo server runs) is wrapped, once per process
 by the manifest's ``post_load`` hook, as Odoo intends that hook for. A POST on exactly :data:`.webhook.PATH`
-without a session cookie (Meta sends none) is served there: the thread's request counters reset as Odoo does (its
-request log line), proxy mode applied as Odoo does, the database chosen as Odoo chooses it for a client
+without a session cookie (Meta sends none) is served there: the thread's request counters reset as Odoo does
+(its request log line), proxy mode applied as Odoo does, the database chosen as Odoo chooses it for a client
 without a session (``-d``/``--db-filter``, the Host: the one database left, else Odoo's own answer). If that
 database has this addon installed, the lane takes one cursor (kept from an earlier POST, see
 :func:`_take_cursor`), checks the registry signaling on it (a registry reloaded or caches invalidated by
@@ -26,8 +26,8 @@ another worker are taken into account, as on every request), runs :func:`.webhoo
 the controller runs (same signature check, same durable inbox, same answers), then signals its own cache
 changes to the other workers, as Odoo's dispatch does, and answers; the changes to dispatch are dispatched
 after the answer (:func:`.webhook.dispatch_after`), as the controller does. Anything else (the GET handshake,
-another path, a request with a session cookie, no single database, a database without the addon, the first request of
-a process that has not loaded the addon yet) goes through Odoo untouched.
+another path, a request with a session cookie, no single database, a database without the addon, the first
+request of a process that has not loaded the addon yet) goes through Odoo untouched.
 
 Limit: the ``ir.http`` hooks of other addons (e.g. an IP filter or a rate limiter written as an
 ``ir.http`` override) do not run for this POST. To serve it through Odoo's regular dispatch instead, set

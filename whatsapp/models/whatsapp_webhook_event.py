@@ -498,8 +498,14 @@ class WhatsAppWebhookEvent(models.Model):
     def _apply_queued_statuses(self, limit=APPLY_BATCH, sweep=False):
         """Apply one batch of queued statuses, oldest first, in the current transaction (the caller commits).
 
-        The batch is claimed after the previous one (:meth:`_applier_floor`), or from the first queued event
-        with ``sweep`` or every :data:`APPLY_SWEEP` seconds.
+        The batch is claimed after this process's previous one (or from the first event it left queued), and
+        from the first queued event with ``sweep`` or every :data:`APPLY_SWEEP` seconds. Why: an event applied
+        is updated ``done``; its entry in the index of queued events stays until PostgreSQL may drop it, i.e.
+        until the oldest snapshot of any transaction ends, and Odoo's cron workers hold one for each job's
+        whole run (the transaction keeping the job's lock): during a campaign, tens of thousands of dead
+        entries that every claim from the first queued event walked (7 ms a claim at 20,000 against 0.1 ms
+        from the last batch's end). An event a claim skipped (locked by another applier, committed after a
+        higher one, left by an applier that failed) is claimed by the next sweep.
 
         * claimed with ``FOR UPDATE SKIP LOCKED``: two appliers (two cron workers, two servers) take
           different events; an event is marked done in the transaction that applies it, so a crash before
@@ -516,7 +522,11 @@ class WhatsAppWebhookEvent(models.Model):
         """
         self.flush_model()
         cr = self.env.cr
-        floor = 0 if sweep else self._applier_floor()
+        dbname, now = cr.dbname, time.monotonic()
+        floor, swept = _applier_floor.get(dbname, (0, float("-inf")))
+        if sweep or now - swept >= APPLY_SWEEP:
+            floor, swept = 0, now
+            _applier_floor[dbname] = (floor, swept)
         try:
             with cr.savepoint(flush=False):
                 cr.execute(
@@ -581,32 +591,9 @@ class WhatsAppWebhookEvent(models.Model):
         if outcome["pending"]:
             self.env.ref("whatsapp.ir_cron_whatsapp_webhook_event_process")._trigger()
         handled = set().union(*outcome.values())
-        self._applier_floor(min((row[0] for row in rows if row[0] not in handled), default=rows[-1][0] + 1))
+        left = [event_id for event_id, _account_id, _value in rows if event_id not in handled]
+        _applier_floor[dbname] = (min(left, default=rows[-1][0] + 1), swept)
         return len(rows)
-
-    @api.model
-    def _applier_floor(self, new=None):
-        """The id from which this process's applier claims queued events (``new``: set it), 0 (every event)
-        once every :data:`APPLY_SWEEP` seconds.
-
-        Why: an event applied is updated ``done``; its entry in the index of queued events stays until
-        PostgreSQL may drop it, i.e. until the oldest snapshot of any transaction ends, and Odoo's cron
-        workers hold one for each job's whole run (the transaction keeping the job's lock): during a
-        campaign, tens of thousands of dead entries that every claim from the first queued event walked
-        (7 ms a claim at 20,000 against 0.1 ms from the last claim's end). After a batch the next claim
-        starts after it (or at the first event it left queued); an event it skipped (locked by another
-        applier, committed after a higher one, left by an applier that failed) is claimed by the next full
-        sweep, at most :data:`APPLY_SWEEP` seconds later.
-        """
-        dbname, now = self.env.cr.dbname, time.monotonic()
-        floor, swept = _applier_floor.get(dbname, (0, float("-inf")))
-        if new is not None:
-            _applier_floor[dbname] = (new, swept)
-            return new
-        if now - swept >= APPLY_SWEEP:
-            floor = 0
-            _applier_floor[dbname] = (0, now)
-        return floor
 
     @api.model
     def _cron_apply_statuses(self):

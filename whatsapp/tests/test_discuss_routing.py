@@ -226,9 +226,8 @@ class TestDiscussRouting(I18nCheckMixin, WhatsAppDiscussCase):
             answer = self.receive_text("Yes please")
         self.assertTrue(answer.whatsapp_answered_message_id)
         self.assertTrue(lookups)
-        self.env.cr.execute(
-            "SET LOCAL enable_seqscan = off"
-        )  # a test table is small: judge the indexes alone
+        # a test table is small: judge the indexes alone
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")
         for code, args in lookups:
             self.env.cr.execute(f"EXPLAIN {code}", args)
             plan = "\n".join(row[0] for row in self.env.cr.fetchall())
