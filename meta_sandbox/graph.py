@@ -129,7 +129,7 @@ def authenticate(sb, req, acc, scheme="Bearer"):
 
 
 def handle(sb, req):
-    arrived = time.time()
+    arrived = req.received or time.time()  # when it reached the machine, as Meta's edge counts it
     group, handler, acc = route(sb, req)
     record = {
         "method": req.method,

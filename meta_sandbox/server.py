@@ -1,19 +1,51 @@
 """HTTP plumbing: a threaded HTTP/1.1 (keep-alive) server dispatching to the Graph and control handlers."""
 
+import io
 import json
 import logging
 import secrets
 import socket
+import struct
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 _logger = logging.getLogger(__name__)
 
 
-class Request:
-    __slots__ = ("body", "headers", "method", "parts", "path", "query", "_json")
+#: Linux's ``SO_TIMESTAMPNS`` (Python's ``socket`` does not export it): the kernel stamps each read of a socket
+#: with the time its bytes reached the machine
+_SO_TIMESTAMPNS = 35 if sys.platform.startswith("linux") else None
 
-    def __init__(self, method, path, query, headers, body):
+
+class _StampedReader(io.RawIOBase):
+    """A connection's reads, each stamped by the kernel with the time its bytes arrived (:attr:`stamp`): a request
+    arrives when its client sent it, as Meta's edge would count it, however late this process's threads get to
+    read it on a busy machine."""
+
+    def __init__(self, sock):
+        self._sock = sock
+        self.stamp = None
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        size, ancillary, _flags, _address = self._sock.recvmsg_into([buffer], socket.CMSG_SPACE(16))
+        self.stamp = None
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= 16:
+                seconds, nanoseconds = struct.unpack("qq", data[:16])
+                self.stamp = seconds + nanoseconds / 1e9
+        return size
+
+
+class Request:
+    __slots__ = ("body", "headers", "method", "parts", "path", "query", "received", "_json")
+
+    def __init__(self, method, path, query, headers, body, received=None):
+        #: when the request reached the machine (the kernel's stamp; None where the system gives none)
+        self.received = received
         self.method = method
         self.path = path
         self.parts = [p for p in path.split("/") if p]
@@ -93,15 +125,24 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "MetaSandbox/1.0"
     sys_version = ""
 
+    def setup(self):
+        super().setup()
+        self._stamped = None
+        if self.server.stamped:  # the connection has the listening socket's option
+            self._stamped = _StampedReader(self.connection)
+            self.rfile.close()  # the socket's own reader, not used
+            self.rfile = io.BufferedReader(self._stamped)
+
     def log_message(self, format, *args):  # noqa: A002 - stdlib signature
         _logger.debug("meta_sandbox: " + format, *args)
 
     def _handle(self):
         split = urlsplit(self.path)
         query = dict(parse_qsl(split.query, keep_blank_values=True))
+        received = self._stamped.stamp if self._stamped else None  # the read that brought the request line
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        req = Request(self.command, split.path, query, self.headers, body)
+        req = Request(self.command, split.path, query, self.headers, body, received)
         try:
             resp = self.server.sandbox.dispatch(req)
         except DropConnection:
@@ -144,4 +185,13 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address, sandbox):
         self.sandbox = sandbox
+        self.stamped = False
         super().__init__(address, _Handler)
+
+    def server_bind(self):
+        # on the listening socket, so that the kernel stamps a connection's first bytes, which may arrive before the
+        # handler's thread starts (its connections inherit the option)
+        if _SO_TIMESTAMPNS:  # elsewhere, requests are timed when their handler runs
+            self.socket.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+            self.stamped = True
+        super().server_bind()

@@ -3,11 +3,13 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from meta_sandbox import DEMO_ACCOUNT
@@ -131,6 +133,28 @@ def test_requests_lists_the_graph_calls_with_their_arrival_time_never_the_token(
     every = ctl(sb, "requests", method="GET").json()["requests"]
     assert len(every) == 3
     assert DEMO_ACCOUNT["token"] not in json.dumps(every)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's receive stamps are Linux's")
+def test_a_call_counts_when_it_reached_the_machine_not_when_a_thread_read_it(sb):
+    """Meta counts a call on arrival: a request whose body comes 0.3 s after its headers (the sandbox's thread
+    waits for it, as it would wait for a core on a busy machine) is recorded when its first bytes arrived."""
+    body = json.dumps(
+        {"messaging_product": "whatsapp", "to": "33612345678", "type": "text", "text": {"body": "Hi"}}
+    ).encode()
+    head = (
+        f"POST /v23.0/1000001/messages HTTP/1.1\r\nHost: sandbox\r\nAuthorization: Bearer {DEMO_ACCOUNT['token']}"
+        f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    host, port = sb.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        sent = time.time()
+        conn.sendall(head)
+        time.sleep(0.3)
+        conn.sendall(body)
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+    (call,) = ctl(sb, "requests", method="GET", group="messages").json()["requests"]
+    assert sent <= call["time"] < sent + 0.15
 
 
 def test_cli_starts_answers_and_stops_cleanly(receiver):
