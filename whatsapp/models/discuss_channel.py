@@ -23,7 +23,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from markupsafe import Markup, escape
-from odoo import _lt, api, fields, models
+from odoo import Command, _lt, api, fields, models
 from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import UserError
 from odoo.osv import expression
@@ -230,24 +230,26 @@ class DiscussChannel(models.Model):
                     }
                 )
             return channel
-        channel = Channel.create(
-            {
-                "name": self._whatsapp_channel_name(partner, number or bsuid),
-                "description": number or bsuid,
-                "channel_type": "whatsapp",
-                "whatsapp_account_id": account.id,
-                "whatsapp_number": number,
-                "whatsapp_bsuid": bsuid,
-                "whatsapp_partner_id": partner.id,
-            }
+        # created by nobody (the public user; sudo: it only stands for "nobody"): Discuss makes the creator a
+        # member, and the webhook runs as the superuser, i.e. OdooBot; a customer chat has the customer and the
+        # users the routing adds
+        channel = (
+            Channel.with_user(self.env.ref("base.public_user"))
+            .sudo()
+            .create(
+                {
+                    "name": self._whatsapp_channel_name(partner, number or bsuid),
+                    "description": number or bsuid,
+                    "channel_type": "whatsapp",
+                    "whatsapp_account_id": account.id,
+                    "whatsapp_number": number,
+                    "whatsapp_bsuid": bsuid,
+                    "whatsapp_partner_id": partner.id,
+                    "channel_member_ids": [Command.create({"partner_id": partner.id})],
+                }
+            )
         )
-        # the chat is created by whoever runs the webhook (the superuser, i.e. OdooBot), whom Discuss makes a
-        # member: a customer chat has the customer and the users the routing adds, not OdooBot
-        channel.channel_member_ids.filtered(
-            lambda m: m.partner_id == self.env.ref("base.partner_root")
-        ).unlink()
-        channel._add_members(partners=partner, post_joined_message=False)
-        return channel
+        return channel.with_env(Channel.env)
 
     @api.model
     def _whatsapp_channel_name(self, partner, number):

@@ -166,11 +166,19 @@ class TestDiscussPartner(WhatsAppDiscussCase):
         self.assertEqual(self.chat().description, CUSTOMER_E164, "the header shows the number")
 
     def test_odoobot_not_a_member(self):
-        """The webhook runs as superuser (OdooBot), who creates the chat: OdooBot is not a member."""
+        """The webhook runs as superuser (OdooBot), who creates the chat: OdooBot is not a member, and the
+        customer is made a member with the chat, not invited after it (no bus message to nobody's client)."""
         self.receive_text(name="Profile Name")
         partners = self.chat().sudo().channel_member_ids.partner_id
         self.assertNotIn(self.env.ref("base.partner_root"), partners)
         self.assertIn(self.chat().whatsapp_partner_id, partners)
+        self.env.cr.precommit.run()  # the bus messages are created just before the commit
+        to_customer = (
+            self.env["bus.bus"]
+            .sudo()
+            .search([("channel", "like", f'"res.partner",{self.chat().whatsapp_partner_id.id}]')])
+        )
+        self.assertFalse(to_customer.mapped("message"), "nothing is pushed to the customer's partner")
 
     def test_partner_matched_by_bsuid(self):
         partner = self.env["res.partner"].create({"name": "User Name", "whatsapp_bsuid": "US.123abc"})
