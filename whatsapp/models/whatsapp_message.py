@@ -784,18 +784,16 @@ class WhatsAppMessage(models.Model):
     @api.model
     def _process_queue_run(self, account_ids, auto_commit, time_budget):
         deadline = time.monotonic() + time_budget
-        # a first slice only: the sends start at once, the send loop expands the rest between its calls
-        expanded = self.env["whatsapp.bulk.send"]._expand_queued(
-            account_ids=account_ids, auto_commit=auto_commit, deadline=0, chunk_size=EXPAND_SLICE
-        )
         domain = [("queue_paused", "=", False)]
         if account_ids:
             domain.append(("id", "in", list(account_ids)))
         # sudo: the cron runs for every account; the token never leaves the client
         accounts = self.env["whatsapp.account"].sudo().search(domain)
         self._queue_housekeeping(accounts, auto_commit=auto_commit)
+        # the send loop expands the bulk sends between its calls, after its first claims: a run that takes over
+        # from another sends at once, a new campaign after its first slice
         finished, expanded = self._send_accounts(
-            accounts, auto_commit=auto_commit, deadline=deadline, expanding=not expanded
+            accounts, auto_commit=auto_commit, deadline=deadline, expanding=True
         )
         self._schedule_next_run(asap=not (expanded and finished))
 
@@ -852,27 +850,12 @@ class WhatsAppMessage(models.Model):
         ready = []  # batches whose every call is answered
         empty = {}  # account id -> time.monotonic() of its last empty claim
         finished, woke = True, False
-        statuses_applied = (
-            None  # at once, then every APPLY_STATUSES_EVERY while committing (once under tests)
-        )
+        # applied after the first claims, then every APPLY_STATUSES_EVERY while committing (once under tests)
+        statuses_applied = None
         pool = SenderPool(max_threads=MAX_SENDER_THREADS)
         try:
             while True:
                 now = time.monotonic()
-                if expanding and finished and ids is None:
-                    if auto_commit:
-                        self.env.cr.commit()  # a fresh snapshot: other runners expand the same jobs
-                    expanding = not self.env["whatsapp.bulk.send"]._expand_queued(
-                        account_ids=accounts.ids, auto_commit=auto_commit, deadline=0, chunk_size=EXPAND_SLICE
-                    )
-                    if expanding:
-                        empty.clear()  # new messages: every account is worth a claim again
-                if ids is None and (
-                    statuses_applied is None
-                    or (auto_commit and now - statuses_applied >= APPLY_STATUSES_EVERY)
-                ):
-                    statuses_applied = now
-                    self._send_apply_statuses(auto_commit=auto_commit)
                 if finished and deadline is not None and now > deadline:
                     finished = False
                     pool.cancel()  # the jobs not started come back skipped: queued again
@@ -901,6 +884,20 @@ class WhatsAppMessage(models.Model):
                     if not pool.has_lane(account.id):
                         self._send_open_lane(pool, account)
                     pool.submit(account.id, jobs)
+                # the other work, once the lanes are fed (first of all when a run takes over from another)
+                if expanding and finished and ids is None:
+                    if auto_commit:
+                        self.env.cr.commit()  # a fresh snapshot: other runners expand the same jobs
+                    expanding = not self.env["whatsapp.bulk.send"]._expand_queued(
+                        account_ids=accounts.ids, auto_commit=auto_commit, deadline=0, chunk_size=EXPAND_SLICE
+                    )
+                    empty.clear()  # new messages (the last slice's too): every account is worth a claim again
+                if ids is None and (
+                    statuses_applied is None
+                    or (auto_commit and now - statuses_applied >= APPLY_STATUSES_EVERY)
+                ):
+                    statuses_applied = now
+                    self._send_apply_statuses(auto_commit=auto_commit)
                 for _lane, result in pool.take_results(timeout=WAIT_SECONDS if owner else 0):
                     batch = owner.pop(result.key)
                     batch["results"].append(result)

@@ -6,6 +6,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged, users
 
 from ..models.whatsapp_bulk_send import CHUNK_SIZE_PARAM
+from ..tools.sender import SenderPool
 from .common import WhatsAppHttpCase
 from .common_messages import WhatsAppMessageMixin
 from .common_templates import PNG_1PX, WhatsAppTemplateCase
@@ -357,6 +358,43 @@ class TestWhatsAppBulkSend(WhatsAppComposerMixin, WhatsAppMessageMixin, WhatsApp
         )
         self.assertEqual(len(self.wa_sent), 100, "each recipient once")
         self.assertEqual(job.state, "done")
+
+    @users("wa_user")
+    def test_a_run_sends_before_its_other_work(self):
+        """A run that takes over from another (messages already queued) submits its first calls before it
+        expands bulk sends or applies statuses: the handover between two runs is not a pause in the sends."""
+        self._queue(self.bulk[:50])
+        self._expand()
+        self._queue(self.bulk[50:])
+        order = []
+        submit = SenderPool.submit
+        Job = self.registry["whatsapp.bulk.send"]
+        expand = Job._expand_queued
+        Event = self.registry["whatsapp.webhook.event"]
+        apply = Event._apply_queued_statuses
+
+        def _submit(pool, key, jobs):
+            order.append("submit")
+            return submit(pool, key, jobs)
+
+        def _expand(jobs, *args, **kwargs):
+            order.append("expand")
+            return expand(jobs, *args, **kwargs)
+
+        def _apply(events, *args, **kwargs):
+            order.append("apply")
+            return apply(events, *args, **kwargs)
+
+        with (
+            self.mock_wa_send(),
+            patch.object(SenderPool, "submit", _submit),
+            patch.object(Job, "_expand_queued", _expand),
+            patch.object(Event, "_apply_queued_statuses", _apply),
+        ):
+            self.env(user=SUPERUSER_ID, su=True)["whatsapp.message"]._process_queue()
+        self.assertEqual(order[0], "submit", order)
+        self.assertIn("expand", order)
+        self.assertEqual(len(self.wa_sent), 100, "each recipient once")
 
     @users("wa_user")
     def test_cancel(self):
