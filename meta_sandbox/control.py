@@ -4,9 +4,10 @@ GET  /_sandbox/state                      accounts, templates, faults, flows, co
 GET  /_sandbox/messages?phone=            conversations (per customer number, both directions)
 GET  /_sandbox/webhooks                   delivered webhooks with the callback's HTTP status, when each was
                                           due (emitted) and how long the callback took to answer
-GET  /_sandbox/requests?group=            the Graph calls received (method, path, group, time of arrival,
-                                          answer's status, JSON body; never the headers): what Meta's rate
-                                          limits count (group=messages: the sends)
+GET  /_sandbox/requests?group=            the Graph calls received (method, path, group, time of arrival:
+                                          when the bytes reached the machine on Linux, answer's status, JSON
+                                          body; never the headers): what Meta's rate limits count
+                                          (group=messages: the sends)
 POST /_sandbox/accounts                   {phone_number_id, waba_id, app_id, token, app_secret, ...}
 POST /_sandbox/webhook                    {callback_url, app_secret?}
 POST /_sandbox/faults                     {endpoint, kind, count?, delay?, http_status?, code?, ...} | {clear: true}

@@ -110,11 +110,14 @@ BACKOFF_LATER = (300, 6 * 3600)
 #: exception names (of the transport error's cause) proving the request never left this server
 _NEVER_SENT = ("ConnectTimeout", "NewConnectionError", "Connection refused", "LoopbackOnlyError")
 
-#: the queue runner: looks at its lanes every WAIT_SECONDS at least while calls are made; an account found empty
-#: looked at again every RECLAIM_SECONDS while others send; claims of at least MIN_CLAIM messages (else two seconds
-#: of the account's sends, at most ``whatsapp.send_batch_size``); sender threads of one runner at most; tries of a
-#: claim that met a concurrent runner's
+#: the queue runner: looks at its lanes every WAIT_SECONDS at least while calls are made; claims for a lane holding
+#: less than READY_SECONDS of its account's sends (a look at the lanes may come seconds later on a busy machine: the
+#: expansion, a status batch, the writes in between); an account found empty looked at again every RECLAIM_SECONDS
+#: while others send; claims of at least MIN_CLAIM messages (else two seconds of the account's sends, at most
+#: ``whatsapp.send_batch_size``); sender threads of one runner at most; tries of a claim that met a concurrent
+#: runner's
 WAIT_SECONDS = 0.5
+READY_SECONDS = 2.0
 RECLAIM_SECONDS = 1.0
 MIN_CLAIM = 20
 #: recipients of a bulk send expanded between two looks at the lanes (about 0.3 s); statuses applied that often
@@ -852,16 +855,36 @@ class WhatsAppMessage(models.Model):
         finished, woke = True, False
         # applied after the first claims, then every APPLY_STATUSES_EVERY while committing (once under tests)
         statuses_applied = None
+        fed = False  # the lanes were looked at once
         pool = SenderPool(max_threads=MAX_SENDER_THREADS)
         try:
             while True:
                 now = time.monotonic()
+                # the other work, between two looks at the lanes: after the first (a run taking over from another
+                # sends at once), before the others (what it expands is claimed right after)
+                if fed and expanding and finished and ids is None:
+                    if auto_commit:
+                        self.env.cr.commit()  # a fresh snapshot: other runners expand the same jobs
+                    expanding = not self.env["whatsapp.bulk.send"]._expand_queued(
+                        account_ids=accounts.ids, auto_commit=auto_commit, deadline=0, chunk_size=EXPAND_SLICE
+                    )
+                    empty.clear()  # new messages (the last slice's too): every account is worth a claim again
+                if (
+                    fed
+                    and ids is None
+                    and (
+                        statuses_applied is None
+                        or (auto_commit and now - statuses_applied >= APPLY_STATUSES_EVERY)
+                    )
+                ):
+                    statuses_applied = now
+                    self._send_apply_statuses(auto_commit=auto_commit)
                 if finished and deadline is not None and now > deadline:
                     finished = False
                     pool.cancel()  # the jobs not started come back skipped: queued again
                 for account in accounts if finished else ():
                     rate = account._whatsapp_effective_rate()
-                    if account.queue_paused or pool.waiting(account.id) >= rate:  # a second of sends is ready
+                    if account.queue_paused or pool.waiting(account.id) >= READY_SECONDS * rate:
                         continue
                     if account.id in empty and now - empty[account.id] < RECLAIM_SECONDS:
                         continue
@@ -884,20 +907,7 @@ class WhatsAppMessage(models.Model):
                     if not pool.has_lane(account.id):
                         self._send_open_lane(pool, account)
                     pool.submit(account.id, jobs)
-                # the other work, once the lanes are fed (first of all when a run takes over from another)
-                if expanding and finished and ids is None:
-                    if auto_commit:
-                        self.env.cr.commit()  # a fresh snapshot: other runners expand the same jobs
-                    expanding = not self.env["whatsapp.bulk.send"]._expand_queued(
-                        account_ids=accounts.ids, auto_commit=auto_commit, deadline=0, chunk_size=EXPAND_SLICE
-                    )
-                    empty.clear()  # new messages (the last slice's too): every account is worth a claim again
-                if ids is None and (
-                    statuses_applied is None
-                    or (auto_commit and now - statuses_applied >= APPLY_STATUSES_EVERY)
-                ):
-                    statuses_applied = now
-                    self._send_apply_statuses(auto_commit=auto_commit)
+                fed = True
                 for _lane, result in pool.take_results(timeout=WAIT_SECONDS if owner else 0):
                     batch = owner.pop(result.key)
                     batch["results"].append(result)
