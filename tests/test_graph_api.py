@@ -156,8 +156,9 @@ def test_constructor_normalises_values():
     assert GraphClient().base_url == "https://graph.facebook.com"
 
 
-def test_timeouts_survive_odoo_test_harness(meta, client, monkeypatch):
-    """Odoo's test cases patch ``Session.send`` and run ``timeout < 10`` (odoo/tests/common.py)."""
+def test_session_calls_survive_odoo_test_harness(meta, client, monkeypatch):
+    """Odoo's test cases patch ``Session.send`` and run ``timeout < 10`` (odoo/tests/common.py): the calls that go
+    through the session (downloads, uploads, proxies) survive it."""
     original, seen = requests.Session.send, []
 
     def odoo_like_send(session, request, **kwargs):
@@ -168,10 +169,43 @@ def test_timeouts_survive_odoo_test_harness(meta, client, monkeypatch):
         return original(session, request, **kwargs)
 
     monkeypatch.setattr(requests.Session, "send", odoo_like_send)
-    meta.respond = lambda req: (200, {"id": PNID}, {})
-    assert client.phone_number_info() == {"id": PNID}  # (2, 5): raised to 10 s by the harness
-    assert make_client(meta, timeout=(5, 20)).phone_number_info() == {"id": PNID}
-    assert seen == [10, (5, 20)]
+    meta.respond = lambda req: (200, b"bytes", {})
+    assert (
+        client._request("GET", f"{meta.url}/files/a", raw=True, timeout=(2, 5)) == b"bytes"
+    )  # raised to 10 s
+    assert client.download_media(f"{meta.url}/files/b") == b"bytes"  # (2, 120): left alone
+    assert seen == [10, (2, 120)]
+
+
+def test_json_calls_go_straight_to_the_pooled_connections(meta, client, monkeypatch):
+    """A send does not pay for requests' per-call machinery (preparing, cookies, hooks, response wrapping): it
+    goes straight to the session's pooled connections, with the session's headers, and keeps its connection."""
+
+    def no_session_send(*args, **kwargs):
+        raise AssertionError("a JSON call went through Session.send")
+
+    monkeypatch.setattr(requests.Session, "send", no_session_send)
+    meta.respond = lambda req: (200, {"messages": [{"id": "wamid.1"}]}, {})
+    for _ in range(3):
+        assert client.send_message({"to": "32470000000", "type": "text", "text": {"body": "é"}})
+    assert client.list_templates(page_size=5) == []
+    assert meta.connections == 1
+    sent, listed = meta.requests[0], meta.requests[-1]
+    assert json.loads(sent["body"]) == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": "32470000000",
+        "type": "text",
+        "text": {"body": "é"},
+    }
+    assert sent["headers"]["content-type"] == "application/json"
+    assert sent["headers"]["user-agent"] == graph_transport.USER_AGENT
+    assert sent["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert (listed["method"], listed["path"], listed["query"]["limit"]) == (
+        "GET",
+        f"/v23.0/{WABA}/message_templates",
+        "5",
+    )
 
 
 # ------------------------------------------------------------------------------------------------
