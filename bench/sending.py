@@ -179,7 +179,13 @@ def run_servers(argv, database, account_ids, servers, sandbox):
     cpu = {key: cpu_after[key] - cpu_before[key] for key in ("postgresql", "sandbox")}
     cpu["odoo"] = sum(c["cpu"] for c in children)  # the processes' own count, to their last instruction
     grants = [tuple(g) for c in children for g in c["grants"]]
-    return {"wall": wall, "cpu": cpu, "grants": grants, "codes": [proc.returncode for proc in procs]}
+    return {
+        "wall": wall,
+        "t0": t0,
+        "cpu": cpu,
+        "grants": grants,
+        "codes": [proc.returncode for proc in procs],
+    }
 
 
 def lane_figures(grants, account_id):
@@ -334,6 +340,13 @@ def main(argv=None):
             f"{run['sent']:>6d} / {benchlib.max_per_second([t for t, _l in run['grants']]):>4d} / "
             f"{run['queue_s']:.1f} s   exit {run['codes']}"
         )
+        starts = sorted(t - run["t0"] for t, _l in run["grants"])
+        if starts:  # the clocks are one (CLOCK_MONOTONIC is the machine's)
+            print(
+                f"{'    start -> first call / first -> last call / -> all done':<62} "
+                f"{starts[0]:>6.2f} / {starts[-1] - starts[0]:.2f} / {run['wall'] - starts[-1]:.2f} s "
+                f"({(len(starts) - 1) / (starts[-1] - starts[0] or 1):.0f} calls/s between)"
+            )
     print(f"2. two accounts at once, cap 80 each, Meta answering in 100 ms, {m} messages each, 1 server")
     for i, (lane, count) in enumerate(zip(lanes, sent, strict=True), 1):
         print(
