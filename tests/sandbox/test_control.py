@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -155,6 +156,26 @@ def test_a_call_counts_when_it_reached_the_machine_not_when_a_thread_read_it(sb)
         assert conn.recv(65536).startswith(b"HTTP/1.1 200")
     (call,) = ctl(sb, "requests", method="GET", group="messages").json()["requests"]
     assert sent <= call["time"] < sent + 0.15
+
+
+def test_an_answer_leaves_in_one_write(sb):
+    """Meta's answer comes whole: written as headers then body, the body waited for the client's delayed ACK
+    (Nagle's algorithm), 40 ms added to every call. The first read has the whole answer."""
+    body = json.dumps(
+        {"messaging_product": "whatsapp", "to": "33612345678", "type": "text", "text": {"body": "Hi"}}
+    ).encode()
+    request = (
+        f"POST /v23.0/1000001/messages HTTP/1.1\r\nHost: sandbox\r\nAuthorization: Bearer {DEMO_ACCOUNT['token']}"
+        f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    host, port = sb.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        for _call in range(3):  # and again on the kept connection
+            conn.sendall(request)
+            head, _, answer = conn.recv(65536).partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            assert len(answer) == length and json.loads(answer)["messages"][0]["id"]
 
 
 def test_cli_starts_answers_and_stops_cleanly(receiver):
