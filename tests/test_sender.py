@@ -168,6 +168,28 @@ def test_pool_lanes_send_together_each_at_its_rate():
         assert max(sum(1 for u in starts[i:] if u < t + 1.0) for i, t in enumerate(starts)) <= 20
 
 
+def test_a_lane_engages_the_threads_its_rate_needs():
+    """At 200 calls/s, calls taking 20 ms are 4 in flight: once calls are answered, the lane engages (waiting for a
+    slot or in a call) about twice that plus two, not its 40 workers: more would only wake up and contend."""
+    engaged = []
+
+    def send(payload):
+        with pool._lock:  # the lane's threads waiting for a slot or in a call, this one included
+            engaged.append(lane.tickets + lane.in_flight)
+        time.sleep(0.02)
+        return {}
+
+    with SenderPool() as pool:
+        pool.add_lane("a", send, rate=200, workers=40)
+        lane = pool._lanes["a"]
+        pool.submit("a", [(i, i) for i in range(300)])
+        results = pool.take_results()
+    assert len(results) == 300 and not any(r.error for _lane, r in results)
+    assert max(engaged[:40]) > 20  # before the first answers: every worker
+    assert max(engaged[150:]) <= 16  # ceil(200 x ~0.021 x 2) + 2 = 11, with room for a slow host
+    assert lane.latency == pytest.approx(0.02, abs=0.015)
+
+
 def test_pool_account_error_stops_its_lane_only():
     calls, lock = [], threading.Lock()
     with SenderPool() as pool:
