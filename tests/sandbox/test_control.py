@@ -136,10 +136,8 @@ def test_requests_lists_the_graph_calls_with_their_arrival_time_never_the_token(
     assert DEMO_ACCOUNT["token"] not in json.dumps(every)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's receive stamps are Linux's")
-def test_a_call_counts_when_it_reached_the_machine_not_when_a_thread_read_it(sb):
-    """Meta counts a call on arrival: a request whose body comes 0.3 s after its headers (the sandbox's thread
-    waits for it, as it would wait for a core on a busy machine) is recorded when its first bytes arrived."""
+def _raw_message(sb):
+    """``(address, head, body)`` of a text message's call as bytes on the wire, for a socket of the test's own."""
     body = json.dumps(
         {"messaging_product": "whatsapp", "to": "33612345678", "type": "text", "text": {"body": "Hi"}}
     ).encode()
@@ -148,7 +146,15 @@ def test_a_call_counts_when_it_reached_the_machine_not_when_a_thread_read_it(sb)
         f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
     host, port = sb.url.split("//")[1].split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as conn:
+    return (host, int(port)), head, body
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's receive stamps are Linux's")
+def test_a_call_counts_when_it_reached_the_machine_not_when_a_thread_read_it(sb):
+    """Meta counts a call on arrival: a request whose body comes 0.3 s after its headers (the sandbox's thread
+    waits for it, as it would wait for a core on a busy machine) is recorded when its first bytes arrived."""
+    address, head, body = _raw_message(sb)
+    with socket.create_connection(address, timeout=10) as conn:
         sent = time.time()
         conn.sendall(head)
         time.sleep(0.3)
@@ -161,20 +167,13 @@ def test_a_call_counts_when_it_reached_the_machine_not_when_a_thread_read_it(sb)
 def test_an_answer_leaves_in_one_write(sb):
     """Meta's answer comes whole: written as headers then body, the body waited for the client's delayed ACK
     (Nagle's algorithm), 40 ms added to every call. The first read has the whole answer."""
-    body = json.dumps(
-        {"messaging_product": "whatsapp", "to": "33612345678", "type": "text", "text": {"body": "Hi"}}
-    ).encode()
-    request = (
-        f"POST /v23.0/1000001/messages HTTP/1.1\r\nHost: sandbox\r\nAuthorization: Bearer {DEMO_ACCOUNT['token']}"
-        f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
-    host, port = sb.url.split("//")[1].split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as conn:
+    address, head, body = _raw_message(sb)
+    with socket.create_connection(address, timeout=10) as conn:
         for _call in range(3):  # and again on the kept connection
-            conn.sendall(request)
-            head, _, answer = conn.recv(65536).partition(b"\r\n\r\n")
-            assert head.startswith(b"HTTP/1.1 200")
-            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            conn.sendall(head + body)
+            answer_head, _, answer = conn.recv(65536).partition(b"\r\n\r\n")
+            assert answer_head.startswith(b"HTTP/1.1 200")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", answer_head).group(1))
             assert len(answer) == length and json.loads(answer)["messages"][0]["id"]
 
 
