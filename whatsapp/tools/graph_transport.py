@@ -101,18 +101,15 @@ class _Adapter(HTTPAdapter):
         key = (parts.scheme, parts.netloc, verify)
         pool = self.pools_by_host.get(key)
         if pool is None or pool.pool is None:  # new, or closed by the pool manager (least recently used)
-            pool = self.pools_by_host[key] = _connection_pool(self, url, verify)
+            if hasattr(
+                self, "get_connection_with_tls_context"
+            ):  # requests >= 2.32.2 (get_connection deprecated)
+                pool = self.get_connection_with_tls_context(requests.Request("GET", url), verify)
+            else:
+                pool = self.get_connection(url)
+            self.cert_verify(pool, url, verify, None)
+            self.pools_by_host[key] = pool
         return pool
-
-
-def _connection_pool(adapter, url, verify):
-    """The adapter's pool of connections to ``url``'s host, its TLS set as the adapter's ``send`` sets it."""
-    if hasattr(adapter, "get_connection_with_tls_context"):  # requests >= 2.32.2 (get_connection deprecated)
-        pool = adapter.get_connection_with_tls_context(requests.Request("GET", url), verify)
-    else:
-        pool = adapter.get_connection(url)
-    adapter.cert_verify(pool, url, verify, None)
-    return pool
 
 
 def _without_none(params):
@@ -240,14 +237,17 @@ class GraphTransport:
         for _hop in range(MAX_REDIRECTS + 1):
             self._check_host(url)
             environment = environment_settings(url)
+            adapter = self.session.get_adapter(url)
             if (
-                files is None
+                isinstance(adapter, _Adapter)  # this module's session (a caller's goes through its session)
+                and files is None
                 and data is None
                 and not raw
                 and (self.only_loopback or not environment["proxy"])
             ):
+                pool = adapter.pool_for(url, environment["verify"])
                 answer = self._pooled_call(
-                    method, url, params, json, call_headers, timeout, environment["verify"]
+                    pool, adapter.max_retries, method, url, params, json, call_headers, timeout
                 )
             else:
                 answer = self._session_call(
@@ -278,16 +278,11 @@ class GraphTransport:
             )
         return result
 
-    def _pooled_call(self, method, url, params, body, headers, timeout, verify):
-        """A JSON call straight on the session's pooled connections (its adapter's urllib3 pool, TLS set as
-        requests sets it), without requests' per-call machinery (request preparation, cookies, hooks, response
-        wrapping): two thirds of a send's cost in this process went there. Calls through a proxy, uploads and
-        downloads take :meth:`_session_call`."""
-        adapter = self.session.get_adapter(url)
-        if isinstance(adapter, _Adapter):
-            pool = adapter.pool_for(url, verify)
-        else:  # a session of the caller's
-            pool = _connection_pool(adapter, url, verify)
+    def _pooled_call(self, pool, retries, method, url, params, body, headers, timeout):
+        """A JSON call straight on one of the session's pools of connections (its adapter's ``urllib3`` pool),
+        without requests' per-call machinery (request preparation, cookies, hooks, response wrapping): two thirds
+        of a send's cost in this process went there. Calls through a proxy, uploads and downloads take
+        :meth:`_session_call`."""
         parts = urlsplit(url)
         query = "&".join(
             part for part in (parts.query, params and urlencode(_without_none(params), doseq=True)) if part
@@ -302,7 +297,7 @@ class GraphTransport:
                 f"{parts.path or '/'}?{query}" if query else parts.path or "/",
                 body=body,
                 headers=call_headers,
-                retries=adapter.max_retries,
+                retries=retries,
                 redirect=False,
                 assert_same_host=False,
                 timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
