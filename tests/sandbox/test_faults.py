@@ -78,6 +78,12 @@ def test_timeout_sleeps_past_the_client_timeout(opened, graph):
             graph.url + PN, json=text(), headers={"Authorization": "Bearer sandbox-token"}, timeout=0.3
         )
     assert graph.post(PN, json=text()).status_code == 200
+    # Meta goes on with a call its client gave up on: that message is sent too (a blind retry would send it twice).
+    # Waited for here, or it lands in whichever test runs a second later.
+    deadline = time.monotonic() + 5
+    while len(opened.sent_messages) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(opened.sent_messages) == 2
 
 
 def test_timeout_drop_closes_the_connection(opened, graph):
