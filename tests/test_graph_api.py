@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from _whatsapp_tools import graph_api, graph_transport, meta_errors
+from _whatsapp_tools import graph_api, graph_transport, meta_errors, sender
 from _whatsapp_tools.graph_api import GraphClient
 from _whatsapp_tools.graph_errors import LoopbackOnlyError, WhatsAppApiError
 
@@ -206,6 +206,19 @@ def test_json_calls_go_straight_to_the_pooled_connections(meta, client, monkeypa
         f"/v23.0/{WABA}/message_templates",
         "5",
     )
+
+
+def test_a_send_tells_the_sender_pool_when_it_left(meta, client):
+    """Meta counts a call against the cap when it arrives, not at its slot: the pooled connections tell the sender
+    pool when each call's bytes were written (without it, a call counts from its slot)."""
+    meta.respond = lambda req: (200, {"messages": [{"id": "wamid.1"}]}, {})
+    payload = {"to": "32470000000", "type": "text", "text": {"body": "x"}}
+    with sender.SenderPool() as pool:
+        pool.add_lane("a", client.send_message, rate=1000, workers=2)
+        pool.submit("a", [(i, payload) for i in range(3)])
+        results = [result for _lane, result in pool.take_results()]
+    assert len(results) == 3 and all(result.response for result in results)
+    assert all(result.started < result.written < result.ended for result in results)
 
 
 # ------------------------------------------------------------------------------------------------

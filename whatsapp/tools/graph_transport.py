@@ -22,6 +22,7 @@ from requests.cookies import RequestsCookieJar
 
 from .graph_errors import LoopbackOnlyError, WhatsAppApiError, _mask
 from .meta_errors import as_int
+from .sender import call_written
 
 # The client logs under one name, ``...tools.graph_api``: log handlers and tests' mute_logger target it.
 _logger = logging.getLogger(__name__.rpartition(".")[0] + ".graph_api")
@@ -88,6 +89,23 @@ def environment_settings(url):
     return settings
 
 
+_noting_classes = {}
+
+
+def _noting_writes(connection_class):
+    """``connection_class`` (a ``urllib3`` connection) telling the sender when a request's bytes are written
+    (:func:`~.sender.call_written`): the cap is counted as Meta counts it, on arrival, not at the call's slot."""
+    if connection_class not in _noting_classes:
+
+        def send(self, data):
+            super(noting, self).send(data)
+            call_written()
+
+        noting = type(connection_class.__name__, (connection_class,), {"send": send})
+        _noting_classes[connection_class] = _noting_classes[noting] = noting
+    return _noting_classes[connection_class]
+
+
 class _Adapter(HTTPAdapter):
     """requests' adapter, with each host's pool of connections at hand for :meth:`GraphTransport._pooled_call`."""
 
@@ -108,6 +126,7 @@ class _Adapter(HTTPAdapter):
             else:
                 pool = self.get_connection(url)
             self.cert_verify(pool, url, verify, None)
+            pool.ConnectionCls = _noting_writes(pool.ConnectionCls)
             self.pools_by_host[key] = pool
         return pool
 

@@ -22,9 +22,15 @@ than ``rate`` calls in total, across processes. The shared clock's times are pla
 an offset every reservation narrows (the statement ran between its sending and its answer): the uncertainty,
 taken from the tolerance, is that of the quickest recent round trip, not that of the last one.
 
+A slot is when a call may start; Meta counts it when its bytes arrive. On a loaded machine a thread granted its slot
+may wait for a core before it writes: the calls would then bunch, and more than the cap arrive within a second.
+So each lane also holds a :class:`_Departures` window: a call is let go only if fewer than the cap have left (their
+first bytes written, as the transport tells by :func:`call_written`) or are about to leave within the last second.
+
 This module imports nothing from Odoo so it can be unit-tested with pytest alone.
 """
 
+import bisect
 import collections
 import math
 import sys
@@ -98,6 +104,9 @@ class RateLimiter:
                     self._granted.append(now)
                     return now
                 wait = self._granted[0] + 1.0 - now
+
+    def forgo(self):
+        """A permit granted was not used after all (it stays counted among the permits of its second)."""
 
     def slow_down(self, seconds):
         """Push every later permit back by ``seconds`` (e.g. after Meta's throughput error 130429)."""
@@ -232,11 +241,58 @@ class SharedRateLimiter:
                     return now
                 self.given_up += 1  # woke up too late: this call would crowd the next second's window
 
+    def forgo(self):
+        """A slot granted was not used after all: given up."""
+        with self._lock:
+            self.granted -= 1
+            self.given_up += 1
+
     def slow_down(self, seconds):
         """Push every later slot back by ``seconds``, for every process (e.g. after Meta's error 130429)."""
         with self._lock:
             self._slots.clear()
             self._reserve(0, self.spacing, seconds)
+
+
+#: the calls of this thread: what :func:`call_written` tells, set by the pool around a call
+_this_call = threading.local()
+
+
+def call_written():
+    """A send function's transport calls this when a call's first bytes are written: the pool counts the call
+    against the cap from then (its slot was earlier: the thread may have waited for a core in between). Without
+    it, a call counts from its slot. Outside a pool's call, nothing happens."""
+    note = getattr(_this_call, "note", None)
+    if note is not None:
+        note()
+
+
+class _Departures:
+    """The calls of one lane as they left (their first bytes written): whatever the delay between a call's slot
+    and its write, at most ``cap`` of them in any window ``[t, t + 1)``.
+
+    A call is let go at ``now`` if the calls written after ``now - 1`` and those let go but not written yet are
+    fewer than ``cap``: every call written within one second of this one was either written before it was let go
+    (and after ``now - 1``) or let go and not yet written, so counted then.
+    """
+
+    def __init__(self, cap):
+        self.cap = max(1, int(cap))
+        self.left = []  # write times after the last check's ``now - 1``, sorted
+        self.leaving = 0  # let go, not written yet
+
+    def wait(self, now):
+        """Seconds before one more call may go (0: it may go now, and is counted as leaving)."""
+        del self.left[: bisect.bisect_right(self.left, now - 1.0)]
+        if len(self.left) + self.leaving < self.cap:
+            self.leaving += 1
+            return 0.0
+        return max(self.left[0] + 1.0 - now, 1e-3) if self.left else 1.0 / self.cap
+
+    def written(self, at):
+        """A call let go was written at ``at``."""
+        self.leaving -= 1
+        bisect.insort(self.left, at)
 
 
 @dataclass
@@ -248,6 +304,7 @@ class SendResult:
     error: Exception = None
     skipped: bool = False
     started: float = 0.0  #: when the rate limiter granted the call
+    written: float = 0.0  #: when its first bytes were written (:func:`call_written`; its grant if not told)
     ended: float = 0.0
 
 
@@ -272,6 +329,7 @@ class _Lane:
         self.key = key
         self.send = send
         self.limiter = limiter
+        self.departures = _Departures(rate)
         self.rate = rate
         self.workers = max(1, workers)
         self.latency = None  # seconds a call takes, running average (None: no call answered yet)
@@ -459,19 +517,34 @@ class SenderPool:
                     self._work_cond.wait()
                     lane = self._next_lane()
                 lane.tickets += 1
-            granted = lane.limiter.acquire()
-            with self._lock:
-                lane.tickets -= 1
-                # the job is taken once the permit is granted: jobs start in their order even when a thread woke up
-                # too late for its slot and waits for another one
-                if lane.stopped or not lane.jobs:
-                    continue
-                job_key, payload = lane.jobs.popleft()
-                lane.in_flight += 1
-                if not lane.jobs:
-                    lane.empty_since = self._clock()
-            result = SendResult(job_key, started=granted)
+            job = None
+            while True:
+                granted = lane.limiter.acquire()
+                with self._lock:
+                    # the job is taken once the permit is granted: jobs start in their order even when a thread
+                    # woke up too late for its slot and waits for another one
+                    if lane.stopped or not lane.jobs:
+                        lane.tickets -= 1
+                        break
+                    held = lane.departures.wait(self._clock())
+                    if not held:
+                        lane.tickets -= 1
+                        job = lane.jobs.popleft()
+                        lane.in_flight += 1
+                        if not lane.jobs:
+                            lane.empty_since = self._clock()
+                        break
+                # the lane's last calls left late and fill the window: this slot is given up (taken, the call
+                # would arrive within the same second as the cap's worth of calls before it)
+                lane.limiter.forgo()
+                self._sleep(held)
+            if job is None:
+                continue
+            job_key, payload = job
+            result = SendResult(job_key, started=granted, written=granted)
             stop = False
+            written = []
+            _this_call.note = lambda written=written: written or written.append(self._clock())
             try:
                 result.response = lane.send(payload)
             except Exception as error:  # noqa: BLE001 - every failure becomes a result, classified later
@@ -480,8 +553,13 @@ class SenderPool:
                     stop = True
                 elif lane.on_rate_limited and (delay := lane.on_rate_limited(error)):
                     lane.limiter.slow_down(delay)
+            finally:
+                _this_call.note = None
             result.ended = self._clock()
+            if written:
+                result.written = written[0]
             with self._lock:
+                lane.departures.written(result.written)
                 lane.in_flight -= 1
                 lane.answered(result.ended - granted)
                 self._results.append((lane.key, result))
