@@ -1,5 +1,8 @@
 """The one table mapping Meta error codes to failure categories (whatsapp/tools/meta_errors.py)."""
 
+import re
+from pathlib import Path
+
 import pytest
 from _whatsapp_tools.graph_errors import WhatsAppApiError
 from _whatsapp_tools.meta_errors import (
@@ -115,6 +118,21 @@ def test_rows_are_well_formed():
         assert category in CATEGORIES, key
         assert retry in RETRY_CLASSES, key
         assert text and text.endswith("."), key
+
+
+def test_every_hint_is_offered_to_translators():
+    """The hints are shown in the reader's language: each one is in the addon's .pot (marked ``_lt`` in the table,
+    extracted by ``./dev i18n``), and ``reason`` translates the hint, never Meta's own message."""
+    pot = (Path(__file__).parent.parent / "whatsapp" / "i18n" / "whatsapp.pot").read_text()
+    # a msgid as the .pot writes it: on one line, or wrapped after a space on the following lines
+    msgids = {
+        "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', block)).replace('\\"', '"')
+        for block in re.findall(r'^msgid ((?:".*"\n)+)', pot, re.MULTILINE)
+    }
+    assert {row[2] for row in META_ERRORS.values()} <= msgids
+    assert reason(131047, "Re-engagement message", translate=str.upper) == (
+        "(131047) Re-engagement message\nMORE THAN 24 HOURS SINCE THE CUSTOMER'S LAST MESSAGE: SEND A TEMPLATE."
+    )
 
 
 def test_classification_ignores_the_title():

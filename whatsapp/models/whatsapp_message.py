@@ -1252,9 +1252,12 @@ class WhatsAppMessage(models.Model):
             category = error.category
             retry = "now" if getattr(error, "retryable", False) else "never"
         failure_type = self.FAILURE_TYPE_BY_CATEGORY.get(category, "unknown")
-        # Meta's message, then what to do (from our table of Meta's codes)
+        # Meta's message, then what to do (from our table of Meta's codes), in the language of who sends
         reason = meta_errors.reason(
-            code, getattr(error, "message", None) or str(error), getattr(error, "subcode", None)
+            code,
+            getattr(error, "message", None) or str(error),
+            getattr(error, "subcode", None),
+            translate=self.env._,
         )
         return category, retry, failure_type, reason, meta_errors.as_int(code) or 0
 

@@ -1,5 +1,6 @@
 from odoo.tests import TransactionCase, tagged
 
+from ..tools.graph_errors import WhatsAppApiError
 from .common_i18n import I18nCheckMixin
 
 # Seed terms (the French parts of the documentation are the reference): English source -> French.
@@ -53,4 +54,21 @@ class TestWhatsAppI18n(I18nCheckMixin, TransactionCase):
         self.assertEqual(env._("Connection successful"), "Connexion réussie")
         self.assertEqual(
             self.env(context={"lang": "en_US"})._("Connection successful"), "Connection successful"
+        )
+
+    def test_meta_error_hint_in_the_senders_language(self):
+        """A failure's reason: Meta's own message as Meta wrote it, then our hint on what to do in the language of
+        who sends (the hints live in ``tools/meta_errors.py``, a module without Odoo)."""
+        self._load_french([self.module])
+        error = WhatsAppApiError("Re-engagement message", code=131047)
+        reason = self.env["whatsapp.message"].with_context(lang="fr_FR")._failure_from_error(error)[3]
+        self.assertEqual(
+            reason,
+            "(131047) Re-engagement message\n"
+            "Plus de 24 heures depuis le dernier message du client : envoyez un modèle.",
+        )
+        reason = self.env["whatsapp.message"].with_context(lang="en_US")._failure_from_error(error)[3]
+        self.assertEqual(
+            reason,
+            "(131047) Re-engagement message\nMore than 24 hours since the customer's last message: send a template.",
         )
