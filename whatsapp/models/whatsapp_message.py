@@ -1138,7 +1138,7 @@ class WhatsAppMessage(models.Model):
             rate,
             self._param("whatsapp.send_workers") or max(4, min(64, rate // 5)),
             reserve=self._send_reserve(account.id),
-            stop_on=lambda err: self._failure_from_error(err)[0] in self.ACCOUNT_CATEGORIES,
+            stop_on=lambda err: self._failure_category(err)[0] in self.ACCOUNT_CATEGORIES,
             on_rate_limited=lambda err: 1.0 if getattr(err, "code", None) == 130429 else 0.0,
         )
 
@@ -1243,16 +1243,25 @@ class WhatsAppMessage(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _failure_from_error(self, error):
-        """``(category, retry, failure_type, reason, code)`` from a ``WhatsAppApiError`` (or any error)."""
-        code = getattr(error, "code", None)
-        category, retry = meta_errors.classify(code, getattr(error, "http_status", None))
+    def _failure_category(self, error):
+        """``(category, retry)`` of a ``WhatsAppApiError`` (or any error). No ORM: the sender threads call it."""
+        category, retry = meta_errors.classify(
+            getattr(error, "code", None), getattr(error, "http_status", None)
+        )
         if category == "unknown" and getattr(error, "category", None):
             # no table row (timeouts, connection errors): trust the client's own classification
             category = error.category
             retry = "now" if getattr(error, "retryable", False) else "never"
+        return category, retry
+
+    @api.model
+    def _failure_from_error(self, error):
+        """``(category, retry, failure_type, reason, code)`` from a ``WhatsAppApiError`` (or any error); the
+        reason in the environment's language (see :meth:`_failure_for_author`)."""
+        code = getattr(error, "code", None)
+        category, retry = self._failure_category(error)
         failure_type = self.FAILURE_TYPE_BY_CATEGORY.get(category, "unknown")
-        # Meta's message, then what to do (from our table of Meta's codes), in the language of who sends
+        # Meta's message, then what to do (from our table of Meta's codes)
         reason = meta_errors.reason(
             code,
             getattr(error, "message", None) or str(error),
@@ -1260,6 +1269,14 @@ class WhatsAppMessage(models.Model):
             translate=self.env._,
         )
         return category, retry, failure_type, reason, meta_errors.as_int(code) or 0
+
+    def _failure_for_author(self, error):
+        """:meth:`_failure_from_error` for this message, its reason in the language of who sent it (who reads it:
+        a queue run or a webhook has no language of its own)."""
+        self.ensure_one()
+        # sudo: the author's language, whoever applies the failure
+        lang = self.sudo().create_uid.lang or self.env.lang
+        return self.with_context(lang=lang)._failure_from_error(error)
 
     @api.model
     def _outcome_failed(self, failure_type, reason, code=0):
@@ -1271,7 +1288,7 @@ class WhatsAppMessage(models.Model):
 
         :param call_sent: False when the message itself was not posted (its media upload failed)
         """
-        category, retry, failure_type, reason, code = self._failure_from_error(error)
+        category, retry, failure_type, reason, code = message._failure_for_author(error)
         now = fields.Datetime.now()
         if category in self.ACCOUNT_CATEGORIES:
             # not the message's fault: back to the queue, the attempt does not count
@@ -1506,6 +1523,7 @@ class WhatsAppMessage(models.Model):
         by_wamid, by_uuid = {}, {}
         for mid, wamid, uuid, state, failure_type, sending_since in self.env.cr.fetchall():
             rows[mid] = {
+                "id": mid,
                 "state": state,
                 "failure_type": failure_type,
                 "old_state": state,
@@ -1551,7 +1569,7 @@ class WhatsAppMessage(models.Model):
         }
         if meta == "failed":
             error = (status.get("errors") or [{}])[0]
-            _cat, _retry, failure_type, reason, code = self._failure_from_error(
+            _cat, _retry, failure_type, reason, code = self.browse(row["id"])._failure_for_author(
                 WhatsAppApiError.from_meta(error)
             )
             values.update(self._outcome_failed(failure_type, reason, code))

@@ -1,6 +1,7 @@
 from odoo.tests import TransactionCase, tagged
 
 from ..tools.graph_errors import WhatsAppApiError
+from .common import WhatsAppCase
 from .common_i18n import I18nCheckMixin
 
 # Seed terms (the French parts of the documentation are the reference): English source -> French.
@@ -72,3 +73,42 @@ class TestWhatsAppI18n(I18nCheckMixin, TransactionCase):
             reason,
             "(131047) Re-engagement message\nMore than 24 hours since the customer's last message: send a template.",
         )
+
+
+@tagged("whatsapp", "post_install", "-at_install")
+class TestWhatsAppFailureLanguage(I18nCheckMixin, WhatsAppCase):
+    """A failure is written by a queue run or a webhook, which have no language of their own: its reason is in the
+    language of who sent the message (who reads it)."""
+
+    HINT_FR = "Plus de 24 heures depuis le dernier message du client : envoyez un modèle."
+
+    def setUp(self):
+        super().setUp()
+        self._load_french(["whatsapp"])
+        self.user_wa.lang = "fr_FR"
+        # sudo: fixture, a message the French user sent
+        self.message = (
+            self.env["whatsapp.message"]
+            .with_user(self.user_wa)
+            .sudo()
+            .create(
+                {
+                    "account_id": self.account.id,
+                    "number": "+33612345678",
+                    "state": "sent",
+                    "wamid": "wamid.F1",
+                }
+            )
+        )
+
+    def test_failed_status(self):
+        error = {"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message"}
+        status = {"id": "wamid.F1", "status": "failed", "timestamp": "1700000000", "errors": [error]}
+        self.env["whatsapp.message"]._apply_meta_statuses(self.account, [status])
+        self.assertEqual(self.message.state, "failed")
+        self.assertEqual(self.message.failure_reason, f"(131047) Re-engagement message\n{self.HINT_FR}")
+
+    def test_failed_call(self):
+        error = WhatsAppApiError("Re-engagement message", code=131047, http_status=400)
+        values = self.env["whatsapp.message"]._outcome_from_error(self.message, error)
+        self.assertEqual(values["failure_reason"], f"(131047) Re-engagement message\n{self.HINT_FR}")
