@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from _whatsapp_tools import meta_status, sender, switching
+from _whatsapp_tools import meta_status, sender
 from _whatsapp_tools.sender import RateLimiter, SenderPool, send_all
 
 
@@ -253,10 +253,10 @@ def test_pool_switches_threads_quickly_while_open():
     try:
         sys.setswitchinterval(0.005)
         first = SenderPool()
-        assert sys.getswitchinterval() == pytest.approx(switching.SWITCH_INTERVAL)
+        assert sys.getswitchinterval() == pytest.approx(sender.SWITCH_INTERVAL)
         with SenderPool():
-            assert sys.getswitchinterval() == pytest.approx(switching.SWITCH_INTERVAL)
-        assert sys.getswitchinterval() == pytest.approx(switching.SWITCH_INTERVAL), "the first is still open"
+            assert sys.getswitchinterval() == pytest.approx(sender.SWITCH_INTERVAL)
+        assert sys.getswitchinterval() == pytest.approx(sender.SWITCH_INTERVAL), "the first is still open"
         first.close()
         first.close()
         assert sys.getswitchinterval() == pytest.approx(0.005)

@@ -24,7 +24,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..tools import webhook_envelope
 from ..tools.runtime import in_tests
-from ..tools.switching import quick_switches
 
 _logger = logging.getLogger(__name__)
 
@@ -200,21 +199,16 @@ def in_background(job):
 
 def _drain():
     global _dispatcher  # noqa: PLW0603 - one dispatcher per process
-    # the request's thread back from a read or a query gets the GIL within 1 ms, not the dispatch's 5
-    quick_switches(True)
-    try:
-        while True:
-            with _backlog_lock:
-                if not _backlog:
-                    _dispatcher = None
-                    return
-                job = _backlog.popleft()
-            try:
-                job()
-            except Exception:  # a job logs its own failures; a bug here must not stop the next ones
-                _logger.exception("WhatsApp webhook: background dispatch failed")
-    finally:
-        quick_switches(False)
+    while True:
+        with _backlog_lock:
+            if not _backlog:
+                _dispatcher = None
+                return
+            job = _backlog.popleft()
+        try:
+            job()
+        except Exception:  # a job logs its own failures; a bug here must not stop the next ones
+            _logger.exception("WhatsApp webhook: background dispatch failed")
 
 
 def _signers(accounts, body, signature):

@@ -33,11 +33,35 @@ This module imports nothing from Odoo so it can be unit-tested with pytest alone
 import bisect
 import collections
 import math
+import sys
 import threading
 import time
 from dataclasses import dataclass
 
-from .switching import quick_switches
+#: the interpreter's thread switch interval while a pool is open (Python's default: 5 ms). A sender thread back
+#: from a socket operation waits for the GIL until the thread holding it (the queue runner building or writing
+#: batches with the ORM, in the same process) reaches the interval, and a call makes several such operations:
+#: with the default, sender threads woke past their slot's tolerance (the slot given up) or sent late.
+SWITCH_INTERVAL = 0.001
+_switch_lock = threading.Lock()
+_switch_pools = 0  # pools open in this process
+_switch_saved = None  # the interval before the first of them
+
+
+def _quick_switches(on):
+    """Count a pool opened (``on``) or closed; the first sets :data:`SWITCH_INTERVAL` (never a longer one),
+    the last puts the interval back."""
+    global _switch_pools, _switch_saved  # noqa: PLW0603 - one interval per process
+    with _switch_lock:
+        if on:
+            if not _switch_pools:
+                _switch_saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(SWITCH_INTERVAL, _switch_saved))
+            _switch_pools += 1
+        else:
+            _switch_pools -= 1
+            if not _switch_pools:
+                sys.setswitchinterval(_switch_saved)
 
 
 class RateLimiter:
@@ -364,7 +388,7 @@ class SenderPool:
         self._result_cond = threading.Condition(self._lock)  # the runner waits here for results
         self._threads = []
         self._closed = False
-        quick_switches(True)  # put back by close()
+        _quick_switches(True)  # put back by close()
 
     def add_lane(self, key, send, rate, workers, reserve=None, stop_on=None, on_rate_limited=None):
         """Open the lane ``key`` (e.g. an account id), sending with ``send(payload) -> dict``.
@@ -457,7 +481,7 @@ class SenderPool:
         for thread in self._threads:
             thread.join()
         if closing:
-            quick_switches(False)
+            _quick_switches(False)
 
     def __enter__(self):
         return self
