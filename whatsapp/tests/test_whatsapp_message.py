@@ -487,3 +487,5 @@ class TestWhatsAppMessageFailedForm(WhatsAppMessageCase):
         arch = self.env["whatsapp.message"].get_views([(False, "form")])["views"]["form"]["arch"]
         self.assertIn('statusbar_visible="queued,failed"', arch)
         self.assertIn("action_open_record", arch)
+        # Meta's error code is a code, not a quantity: 131026, not "131 026" in French
+        self.assertRegex(arch, r"""<field name="error_code"[^>]*'enable_formatting': false""")
