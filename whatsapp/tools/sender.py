@@ -32,11 +32,14 @@ This module imports nothing from Odoo so it can be unit-tested with pytest alone
 
 import bisect
 import collections
+import logging
 import math
 import sys
 import threading
 import time
 from dataclasses import dataclass
+
+_logger = logging.getLogger(__name__)
 
 #: the interpreter's thread switch interval while a pool is open (Python's default: 5 ms). A sender thread back
 #: from a socket operation waits for the GIL until the thread holding it (the queue runner building or writing
@@ -273,25 +276,28 @@ class _Departures:
 
     A call is let go at ``now`` if the calls written after ``now - 1`` and those let go but not written yet are
     fewer than ``cap``: every call written within one second of this one was either written before it was let go
-    (and after ``now - 1``) or let go and not yet written, so counted then.
+    (and after ``now - 1``) or let go and not yet written, so counted then. A call not written a second after its
+    slot (a transport that does not tell, a host that takes that long to connect) no longer holds a place: it
+    counts from its slot, as the limiter paces it.
     """
 
     def __init__(self, cap):
         self.cap = max(1, int(cap))
         self.left = []  # write times after the last check's ``now - 1``, sorted
-        self.leaving = 0  # let go, not written yet
+        self.leaving = []  # the slots of the calls let go, not written yet
 
-    def wait(self, now):
-        """Seconds before one more call may go (0: it may go now, and is counted as leaving)."""
+    def wait(self, now, slot):
+        """Seconds before the call of ``slot`` may go (0: it may go now, and is counted as leaving)."""
         del self.left[: bisect.bisect_right(self.left, now - 1.0)]
-        if len(self.left) + self.leaving < self.cap:
-            self.leaving += 1
+        leaving = sum(1 for granted in self.leaving if granted > now - 1.0)
+        if len(self.left) + leaving < self.cap:
+            self.leaving.append(slot)
             return 0.0
         return max(self.left[0] + 1.0 - now, 1e-3) if self.left else 1.0 / self.cap
 
-    def written(self, at):
-        """A call let go was written at ``at``."""
-        self.leaving -= 1
+    def written(self, at, slot):
+        """The call of ``slot`` let go was written at ``at``."""
+        self.leaving.remove(slot)
         bisect.insort(self.left, at)
 
 
@@ -526,7 +532,7 @@ class SenderPool:
                     if lane.stopped or not lane.jobs:
                         lane.tickets -= 1
                         break
-                    held = lane.departures.wait(self._clock())
+                    held = lane.departures.wait(self._clock(), granted)
                     if not held:
                         lane.tickets -= 1
                         job = lane.jobs.popleft()
@@ -538,28 +544,43 @@ class SenderPool:
                 # would arrive within the same second as the cap's worth of calls before it)
                 lane.limiter.forgo()
                 self._sleep(held)
+                with self._lock:
+                    if lane.stopped:  # cancelled meanwhile: no slot taken for nothing
+                        lane.tickets -= 1
+                        break
             if job is None:
                 continue
             job_key, payload = job
             result = SendResult(job_key, started=granted, written=granted)
             stop = False
             written = []
-            _this_call.note = lambda written=written: written or written.append(self._clock())
+
+            def note(written=written):
+                if not written:  # the call's first bytes: it counts as left from now, not when answered
+                    written.append(self._clock())
+                    with self._lock:
+                        lane.departures.written(written[0], granted)  # noqa: B023 - this call's, called in it
+
+            _this_call.note = note
             try:
                 result.response = lane.send(payload)
             except Exception as error:  # noqa: BLE001 - every failure becomes a result, classified later
                 result.error = error
-                if lane.stop_on and lane.stop_on(error):
-                    stop = True
-                elif lane.on_rate_limited and (delay := lane.on_rate_limited(error)):
-                    lane.limiter.slow_down(delay)
+                try:
+                    if lane.stop_on and lane.stop_on(error):
+                        stop = True
+                    elif lane.on_rate_limited and (delay := lane.on_rate_limited(error)):
+                        lane.limiter.slow_down(delay)
+                except Exception:  # noqa: BLE001 - a bug of a callback: the call's result and places still count
+                    _logger.exception("WhatsApp sender: handling the error of a call failed")
             finally:
                 _this_call.note = None
             result.ended = self._clock()
-            if written:
-                result.written = written[0]
             with self._lock:
-                lane.departures.written(result.written)
+                if written:
+                    result.written = written[0]
+                else:  # not told: counted from its slot
+                    lane.departures.written(granted, granted)
                 lane.in_flight -= 1
                 lane.answered(result.ended - granted)
                 self._results.append((lane.key, result))
