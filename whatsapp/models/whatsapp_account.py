@@ -517,7 +517,8 @@ class WhatsAppAccount(models.Model):
                     account=self.name,
                     code=err.code or err.http_status or "-",
                     message=err.user_message or err.message or err.title,
-                    hint=getattr(err, "hint", "") or self.env._("Check the account with Test Connection."),
+                    hint=(getattr(err, "hint", "") and self.env._(err.hint))
+                    or self.env._("Check the account with Test Connection."),
                 )
             ) from None
         created, updated, skipped = self.env["whatsapp.template"]._sync_from_meta(self, datas)
@@ -589,7 +590,7 @@ class WhatsAppAccount(models.Model):
     def _whatsapp_pause_queue(self, error):
         """Pause sending for an account-level error and tell the administrators (once per pause)."""
         reason = str(error)
-        hint = getattr(error, "hint", "")
+        hint = getattr(error, "hint", "") and self.env._(error.hint)  # Meta error hints: tools/meta_errors.py
         for account in self.filtered(lambda a: not a.queue_paused):
             account.write(
                 {

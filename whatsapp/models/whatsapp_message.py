@@ -1180,7 +1180,8 @@ class WhatsAppMessage(models.Model):
         by_id = dict(outcomes)
         pause_error = None
         messages = self.browse([r.key for r in results])
-        messages.fetch(["attempts"])  # only it when not in the cache (not the rows' text and JSON)
+        # only them when not in the cache (not the rows' text and JSON); the author's for a failure's language
+        messages.fetch(["attempts", "create_uid"])
         attempts = {m.id: m.attempts for m in messages}
         for result in results:
             if result.skipped:
@@ -1270,12 +1271,12 @@ class WhatsAppMessage(models.Model):
         )
         return category, retry, failure_type, reason, meta_errors.as_int(code) or 0
 
-    def _failure_for_author(self, error):
-        """:meth:`_failure_from_error` for this message, its reason in the language of who sent it (who reads it:
-        a queue run or a webhook has no language of its own)."""
-        self.ensure_one()
+    @api.model
+    def _failure_for_author(self, author, error):
+        """:meth:`_failure_from_error`, its reason in the language of ``author`` (a ``res.users``: who sent the
+        message reads it; a queue run or a webhook has no language of its own)."""
         # sudo: the author's language, whoever applies the failure
-        lang = self.sudo().create_uid.lang or self.env.lang
+        lang = author.sudo().lang or self.env.lang
         return self.with_context(lang=lang)._failure_from_error(error)
 
     @api.model
@@ -1288,7 +1289,7 @@ class WhatsAppMessage(models.Model):
 
         :param call_sent: False when the message itself was not posted (its media upload failed)
         """
-        category, retry, failure_type, reason, code = message._failure_for_author(error)
+        category, retry, failure_type, reason, code = self._failure_for_author(message.create_uid, error)
         now = fields.Datetime.now()
         if category in self.ACCOUNT_CATEGORIES:
             # not the message's fault: back to the queue, the attempt does not count
@@ -1512,7 +1513,7 @@ class WhatsAppMessage(models.Model):
         uuids = [s["biz_opaque_callback_data"] for s in statuses if s.get("biz_opaque_callback_data")]
         self.env.cr.execute(
             SQL(
-                """SELECT id, wamid, uuid, state, failure_type, sending_since FROM whatsapp_message
+                """SELECT id, wamid, uuid, state, failure_type, sending_since, create_uid FROM whatsapp_message
                     WHERE direction = 'outbound' AND account_id = %s AND (wamid = ANY(%s) OR uuid = ANY(%s))""",
                 account.id,  # within the receiving account: another company's account never moves them
                 [str(wamid) for wamid in wamids],
@@ -1521,9 +1522,9 @@ class WhatsAppMessage(models.Model):
         )
         rows = {}
         by_wamid, by_uuid = {}, {}
-        for mid, wamid, uuid, state, failure_type, sending_since in self.env.cr.fetchall():
+        for mid, wamid, uuid, state, failure_type, sending_since, author in self.env.cr.fetchall():
             rows[mid] = {
-                "id": mid,
+                "author": author,
                 "state": state,
                 "failure_type": failure_type,
                 "old_state": state,
@@ -1569,8 +1570,8 @@ class WhatsAppMessage(models.Model):
         }
         if meta == "failed":
             error = (status.get("errors") or [{}])[0]
-            _cat, _retry, failure_type, reason, code = self.browse(row["id"])._failure_for_author(
-                WhatsAppApiError.from_meta(error)
+            _cat, _retry, failure_type, reason, code = self._failure_for_author(
+                self.env["res.users"].browse(row["author"]), WhatsAppApiError.from_meta(error)
             )
             values.update(self._outcome_failed(failure_type, reason, code))
         row.update(values)

@@ -1218,7 +1218,8 @@ class WhatsAppTemplate(models.Model):
             name=self.name,
             code=err.code or err.http_status or "-",
             message=err.user_message or err.message or err.title,
-            hint=getattr(err, "hint", "") or self.env._("Fix the template and submit it again."),
+            hint=(getattr(err, "hint", "") and self.env._(err.hint))
+            or self.env._("Fix the template and submit it again."),
         )
 
     # ------------------------------------------------------------
