@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from odoo import _lt, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..tools import meta_errors
 from ..tools.graph_api import GraphClient
 from ..tools.graph_errors import WhatsAppApiError
 from ..tools.inbound_parser import AMBIGUOUS_OPTIN_KEYWORDS, digits, keyword_set
@@ -517,7 +518,7 @@ class WhatsAppAccount(models.Model):
                     account=self.name,
                     code=err.code or err.http_status or "-",
                     message=err.user_message or err.message or err.title,
-                    hint=(getattr(err, "hint", "") and self.env._(err.hint))
+                    hint=meta_errors.hint(err.code, err.subcode, self.env._)
                     or self.env._("Check the account with Test Connection."),
                 )
             ) from None
@@ -590,7 +591,7 @@ class WhatsAppAccount(models.Model):
     def _whatsapp_pause_queue(self, error):
         """Pause sending for an account-level error and tell the administrators (once per pause)."""
         reason = str(error)
-        hint = getattr(error, "hint", "") and self.env._(error.hint)  # Meta error hints: tools/meta_errors.py
+        hint = meta_errors.hint(getattr(error, "code", None), getattr(error, "subcode", None), self.env._)
         for account in self.filtered(lambda a: not a.queue_paused):
             account.write(
                 {

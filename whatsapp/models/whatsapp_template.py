@@ -18,7 +18,7 @@ from odoo import _lt, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.safe_eval import safe_eval, time
 
-from ..tools import template_payloads, template_preview, template_rules
+from ..tools import meta_errors, template_payloads, template_preview, template_rules
 from ..tools import template_tools as tt
 from ..tools.graph_errors import WhatsAppApiError
 
@@ -1218,7 +1218,7 @@ class WhatsAppTemplate(models.Model):
             name=self.name,
             code=err.code or err.http_status or "-",
             message=err.user_message or err.message or err.title,
-            hint=(getattr(err, "hint", "") and self.env._(err.hint))
+            hint=meta_errors.hint(err.code, err.subcode, self.env._)
             or self.env._("Fix the template and submit it again."),
         )
 

@@ -68,6 +68,12 @@ class TestWhatsAppI18n(I18nCheckMixin, TransactionCase):
             "(131047) Re-engagement message\n"
             "Plus de 24 heures depuis le dernier message du client : envoyez un modèle.",
         )
+        # the same hints in Meta's refusal of a template (and of a template sync, an account paused)
+        refused = WhatsAppApiError("Template name does not exist in the translation", code=132001)
+        self.assertIn(
+            "Le modèle n'existe pas dans cette langue ou n'est pas approuvé.",
+            self.env["whatsapp.template"].with_context(lang="fr_FR")._meta_error_message(refused),
+        )
         reason = self.env["whatsapp.message"].with_context(lang="en_US")._failure_from_error(error)[3]
         self.assertEqual(
             reason,

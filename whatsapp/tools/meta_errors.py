@@ -190,10 +190,13 @@ def classify(code, http_status=None, subcode=None):
     return "unknown", "never"
 
 
-def hint(code, subcode=None):
-    """Short English hint for a Meta code ("" when unknown)."""
+def hint(code, subcode=None, translate=None):
+    """Short hint on what to do for a Meta code ("" when unknown), English or through ``translate``
+    (``hint -> text`` in the reader's language: ``env._``)."""
     row = lookup(code, subcode)
-    return row[2] if row else ""
+    if not row:
+        return ""
+    return translate(row[2]) if translate else row[2]
 
 
 def reason(code, message, subcode=None, translate=None):
@@ -209,8 +212,7 @@ def reason(code, message, subcode=None, translate=None):
     if not extra or extra in text:
         return text
     repeats = message and extra.lower().startswith(message.rstrip(".").lower())
-    if translate:
-        extra = translate(extra)
+    extra = hint(code, subcode, translate)
     if repeats:
         return f"({code}) {extra}" if code else extra
     return f"{text}\n{extra}"
