@@ -132,6 +132,12 @@ def main(argv=None):
             started = time.perf_counter()
             values = composer_model.onchange({}, [], spec)["value"]
             opened = time.perf_counter() - started
+            if (values.get("template_id") or {}).get("id") != template.id:
+                # the user picks the template (the database may hold others for contacts, listed first)
+                changed = composer_model.onchange(
+                    save_values(dict(values, template_id={"id": template.id}), sent), ["template_id"], spec
+                )["value"]
+                values.update(changed, template_id={"id": template.id})
             openings.append(opened)
             # the click on Send: the web client saves the wizard (and reads it back), then runs the action
             user_env.invalidate_all()
