@@ -70,6 +70,25 @@ class TestWhatsAppMessageStatus(WhatsAppMessageCase):
         self.assertWAMessage(message, "delivered", fields_values={"wamid": "wamid.FUTURE"})
         self.assertFalse(pending.exists())
 
+    def test_status_before_message_after_a_conflict(self):
+        """The send's write of the wamid applies the statuses parked for it by a second UPDATE of the message,
+        which PostgreSQL fails when a concurrent transaction committed its bulk send's progress since (the foreign
+        key checked again): the send is written all the same, the statuses are applied once it commits."""
+        from ..tools.sender import SendResult
+
+        self._apply([("wamid.LATER", "delivered", None, None)])
+        message = self.partners[0]._whatsapp_send_template(self.template, queue=True)
+        batch = self.env["whatsapp.message"]._claim(self.account)
+        self.registry.enter_test_mode(self.cr)  # the callback's own cursor shares the test transaction
+        self.addCleanup(self.registry.leave_test_mode)
+        calls = self._conflicting_apply(conflicts=1)
+        batch._send_write([SendResult(message.id, response={"messages": [{"id": "wamid.LATER"}]})], {})
+        self.assertWAMessage(message, "sent", fields_values={"wamid": "wamid.LATER"})
+        self.env.cr.postcommit.run()  # the send's transaction commits
+        self.assertEqual(len(calls), 2, "in the send's transaction, then in its own after the commit")
+        self.assertWAMessage(message, "delivered")
+        self.assertFalse(self.env["whatsapp.status.pending"].sudo().search([("wamid", "=", "wamid.LATER")]))
+
     def test_status_parked_while_send_commits(self):
         """The race: the send wrote its wamid (not committed), a webhook could not see it and parked the
         status (committed first). Once the send commits, the parked status is applied at once."""
