@@ -252,7 +252,8 @@ class WhatsAppBulkSend(models.Model):
         :param auto_commit: commit after each chunk (the caller turns it off under tests)
         :param float deadline: ``time.monotonic()`` value after which no new chunk is started (0: one chunk)
         :param int chunk_size: records per chunk, at most the ``whatsapp.bulk_send_chunk_size`` parameter
-        :return: True when every due job was expanded, False when stopped by the deadline
+        :return: True when every due job was expanded, False when stopped by the deadline, None when the next
+            job is being expanded by another worker
         """
         # sudo: the queue expands every sender's jobs; each chunk is rendered with its sender's rights
         jobs = self.sudo()
@@ -260,7 +261,7 @@ class WhatsAppBulkSend(models.Model):
         while True:
             job = jobs._lock_next(account_ids)
             if job is None:  # another worker expands it now: not done here, the caller comes back later
-                return False
+                return None
             if not job:
                 return True
             job._expand_chunk(chunk_size)
@@ -272,22 +273,31 @@ class WhatsAppBulkSend(models.Model):
     @api.model
     def _lock_next(self, account_ids=None):
         """The oldest due job, locked until the end of the transaction (jobs locked by another worker are
-        skipped), with its progress read fresh from the database; None when another worker updated it since
-        this transaction's snapshot (REPEATABLE READ: the caller tries again on a fresh one)."""
+        skipped), with its progress read fresh from the database; empty when no job is due; None when every due
+        job is being expanded by another worker, or another worker updated it since this transaction's snapshot
+        (REPEATABLE READ: the caller tries again on a fresh one)."""
         self.flush_model()
+        due = SQL(
+            "state IN ('queued', 'in_progress') %s",
+            SQL("AND account_id IN %s", tuple(account_ids)) if account_ids else SQL(),
+        )
         try:
             with self.env.cr.savepoint(flush=False):
                 self.env.cr.execute(
                     SQL(
-                        """SELECT id FROM whatsapp_bulk_send WHERE state IN ('queued', 'in_progress') %s
-                         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED""",
-                        SQL("AND account_id IN %s", tuple(account_ids)) if account_ids else SQL(),
+                        "SELECT id FROM whatsapp_bulk_send WHERE %s ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                        due,
                     ),
                     log_exceptions=False,
                 )
                 row = self.env.cr.fetchone()
         except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
             return None
+        if not row:
+            # skipped is not done: a job another worker holds is still to expand (by it, or by us later)
+            self.env.cr.execute(SQL("SELECT 1 FROM whatsapp_bulk_send WHERE %s LIMIT 1", due))
+            if self.env.cr.fetchone():
+                return None
         job = self.browse(row[0] if row else ())
         job.invalidate_recordset()
         return job

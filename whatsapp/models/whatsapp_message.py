@@ -120,8 +120,11 @@ WAIT_SECONDS = 0.5
 READY_SECONDS = 2.0
 RECLAIM_SECONDS = 1.0
 MIN_CLAIM = 20
-#: recipients of a bulk send expanded between two looks at the lanes (about 0.3 s); statuses applied that often
+#: recipients of a bulk send expanded between two looks at the lanes (about 0.3 s); slices expanded one after the
+#: other, without a look's wait, while less than AHEAD_SECONDS of the accounts' sends are queued; statuses applied
+#: that often
 EXPAND_SLICE = 100
+AHEAD_SECONDS = 5.0
 APPLY_STATUSES_EVERY = 0.5
 MAX_SENDER_THREADS = 128
 CLAIM_TRIES = 3
@@ -862,12 +865,17 @@ class WhatsAppMessage(models.Model):
                 now = time.monotonic()
                 # the other work, between two looks at the lanes: after the first (a run taking over from another
                 # sends at once), before the others (what it expands is claimed right after)
+                sliced = False  # a slice of a bulk send was expanded here and more is left
                 if fed and expanding and finished and ids is None:
                     if auto_commit:
                         self.env.cr.commit()  # a fresh snapshot: other runners expand the same jobs
-                    expanding = not self.env["whatsapp.bulk.send"]._expand_queued(
+                    progress = self.env["whatsapp.bulk.send"]._expand_queued(
                         account_ids=accounts.ids, auto_commit=auto_commit, deadline=0, chunk_size=EXPAND_SLICE
                     )
+                    expanding = not progress
+                    # more to expand and less than AHEAD_SECONDS of sends queued: the next slice at once, not after
+                    # a look's wait (a slice a look fell behind the sends it fed: the lanes ran dry after each one)
+                    sliced = progress is False and self._queued_ahead(accounts, AHEAD_SECONDS)
                     empty.clear()  # new messages (the last slice's too): every account is worth a claim again
                 if (
                     fed
@@ -908,7 +916,9 @@ class WhatsAppMessage(models.Model):
                         self._send_open_lane(pool, account)
                     pool.submit(account.id, jobs)
                 fed = True
-                for _lane, result in pool.take_results(timeout=WAIT_SECONDS if owner else 0):
+                # while this runner expands, the next slice is its wait: the lanes never get ahead of the expansion
+                wait = WAIT_SECONDS if owner and not sliced else 0
+                for _lane, result in pool.take_results(timeout=wait):
                     batch = owner.pop(result.key)
                     batch["results"].append(result)
                     batch["left"] -= 1
@@ -921,6 +931,8 @@ class WhatsAppMessage(models.Model):
                     not finished or (not expanding and all(a.queue_paused or a.id in empty for a in accounts))
                 ):
                     return finished, not expanding
+                elif not owner and not sliced and expanding and finished and ids is None:
+                    time.sleep(WAIT_SECONDS)  # another worker expands the next job: look again in a moment
         finally:
             pool.close()
             for account_id, (reserved, granted, given_up, starved) in pool.slots().items():
@@ -932,6 +944,24 @@ class WhatsAppMessage(models.Model):
                     given_up,
                     starved,
                 )
+
+    @api.model
+    def _queued_ahead(self, accounts, seconds):
+        """Whether less than ``seconds`` of the sends of ``accounts`` (at their rates) are queued and due."""
+        ahead = int(seconds * sum(account._whatsapp_effective_rate() for account in accounts)) or 1
+        self.flush_model(["state", "next_attempt"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT count(*) FROM (
+                       SELECT 1 FROM whatsapp_message
+                        WHERE account_id IN %s AND state = 'queued' AND (next_attempt IS NULL OR next_attempt <= %s)
+                        LIMIT %s) AS due""",
+                tuple(accounts.ids) or (None,),
+                fields.Datetime.now(),
+                ahead,
+            )
+        )
+        return self.env.cr.fetchone()[0] < ahead
 
     def _send_apply_statuses(self, auto_commit=False):
         """Apply one batch of the statuses queued by the webhook (see :meth:`_send_accounts`)."""

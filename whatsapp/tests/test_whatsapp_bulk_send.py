@@ -1,10 +1,12 @@
 from unittest.mock import patch
 
-from odoo import SUPERUSER_ID
+from odoo import SUPERUSER_ID, api
 from odoo.addons.mail.tests.common import mail_new_test_user
+from odoo.api import Transaction
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged, users
 
+from ..models import whatsapp_message as whatsapp_message_module
 from ..models.whatsapp_bulk_send import CHUNK_SIZE_PARAM
 from ..tools.sender import SenderPool
 from .common import WhatsAppHttpCase
@@ -358,6 +360,58 @@ class TestWhatsAppBulkSend(WhatsAppComposerMixin, WhatsAppMessageMixin, WhatsApp
         )
         self.assertEqual(len(self.wa_sent), 100, "each recipient once")
         self.assertEqual(job.state, "done")
+
+    def test_a_job_another_worker_expands_is_not_done(self):
+        """A job whose row another worker holds (it expands a chunk) is skipped by ``FOR UPDATE SKIP LOCKED``:
+        skipped is not done. A runner that took it for "every job expanded" stopped expanding for the rest of
+        its run while the job was still being expanded (a campaign's messages came one slice at a time)."""
+        with self.registry.cursor() as cr:  # committed: the workers' cursors below see it
+            cr.execute(
+                "INSERT INTO whatsapp_bulk_send (res_model, state) VALUES ('res.partner', 'queued') RETURNING id"
+            )
+            job_id = cr.fetchone()[0]
+        self.addCleanup(self._delete_committed_job, job_id)
+        with self.registry.cursor() as worker, self.registry.cursor() as runner:
+            for cr in (
+                worker,
+                runner,
+            ):  # Environment() would otherwise wait for the test runner's registry lock
+                cr.transaction = Transaction(self.registry)
+            worker.execute("SELECT id FROM whatsapp_bulk_send WHERE id = %s FOR UPDATE", [job_id])
+            Job = api.Environment(runner, SUPERUSER_ID, {})["whatsapp.bulk.send"]
+            self.assertIsNone(Job._lock_next(), "held by another worker: not done")
+            self.assertIsNone(Job._expand_queued(deadline=0))
+            worker.rollback()  # the other worker's chunk is over
+            runner.rollback()
+            self.assertEqual(Job._lock_next().id, job_id)
+
+    def _delete_committed_job(self, job_id):
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM whatsapp_bulk_send WHERE id = %s", [job_id])
+
+    @users("wa_user")
+    def test_the_expansion_keeps_ahead_of_the_sends(self):
+        """While less than ``AHEAD_SECONDS`` of sends are queued, a runner expands slice after slice without
+        waiting for its calls between two (a runner that waited fell behind its own sends: its lanes ran dry
+        after each slice)."""
+        self.env["ir.config_parameter"].sudo().set_param(CHUNK_SIZE_PARAM, 20)
+        self._queue(self.bulk)
+        waits = []
+        take_results = SenderPool.take_results
+
+        def _take_results(pool, timeout=None):
+            waits.append(timeout)
+            return take_results(pool, timeout=timeout)
+
+        with (
+            self.mock_wa_send(),
+            patch.object(whatsapp_message_module, "EXPAND_SLICE", 20),
+            patch.object(SenderPool, "take_results", _take_results),
+        ):
+            self.env(user=SUPERUSER_ID, su=True)["whatsapp.message"]._process_queue()
+        self.assertEqual(len(self.wa_sent), 100, "each recipient once")
+        # 5 slices of 20, 100 queued at most: under the 5 s at 80 msg/s of the test account
+        self.assertEqual(waits[:4], [0, 0, 0, 0], "no wait while slices are left to expand")
 
     @users("wa_user")
     def test_a_run_sends_before_its_other_work(self):
