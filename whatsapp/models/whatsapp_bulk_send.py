@@ -283,22 +283,22 @@ class WhatsAppBulkSend(models.Model):
         )
         try:
             with self.env.cr.savepoint(flush=False):
+                # skipped is not done: a job another worker holds is still to expand (by it, or by us later)
                 self.env.cr.execute(
                     SQL(
-                        "SELECT id FROM whatsapp_bulk_send WHERE %s ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                        due,
+                        """WITH locked AS (SELECT id FROM whatsapp_bulk_send WHERE %(due)s
+                                          ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                           SELECT (SELECT id FROM locked), EXISTS (SELECT 1 FROM whatsapp_bulk_send WHERE %(due)s)""",
+                        due=due,
                     ),
                     log_exceptions=False,
                 )
-                row = self.env.cr.fetchone()
+                job_id, due_exists = self.env.cr.fetchone()
         except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
             return None
-        if not row:
-            # skipped is not done: a job another worker holds is still to expand (by it, or by us later)
-            self.env.cr.execute(SQL("SELECT 1 FROM whatsapp_bulk_send WHERE %s LIMIT 1", due))
-            if self.env.cr.fetchone():
-                return None
-        job = self.browse(row[0] if row else ())
+        if not job_id and due_exists:
+            return None
+        job = self.browse(job_id or ())
         job.invalidate_recordset()
         return job
 

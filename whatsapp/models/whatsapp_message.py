@@ -1230,14 +1230,10 @@ class WhatsAppMessage(models.Model):
         written._update_notifications()
         sent = written.filtered("wamid")
         if sent:
-            try:
-                # a second UPDATE of these rows in this transaction: PostgreSQL checks their foreign keys again,
-                # which fails (REPEATABLE READ) when a runner expanding their bulk send has committed its progress
-                # since; the statuses are then applied right after the commit, in their own transaction, below
-                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
-                    self.env["whatsapp.status.pending"]._apply_pending(sent)
-            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
-                self.env.invalidate_all()
+            # a second UPDATE of these rows in this transaction: PostgreSQL checks their foreign keys again, which
+            # fails (REPEATABLE READ) when a runner expanding their bulk send has committed its progress since;
+            # the statuses are then applied right after the commit, in their own transaction
+            self.env["whatsapp.status.pending"]._apply_pending(sent, conflict_later=True)
             self.env["whatsapp.status.pending"]._apply_pending_after_commit(sent)
         if pause_error is not None:
             self.account_id._whatsapp_pause_queue(pause_error)

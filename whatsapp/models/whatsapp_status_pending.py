@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
 
 _logger = logging.getLogger(__name__)
 
@@ -92,11 +92,13 @@ class WhatsAppStatusPending(models.Model):
             _recheck_scheduled[self.env.cr.dbname] = now + RECHECK_SECONDS
 
     @api.model
-    def _apply_pending(self, messages=None):
+    def _apply_pending(self, messages=None, conflict_later=False):
         """Apply parked statuses whose message is now known (and not owned by a running send).
 
         :param messages: messages just written by the runner (their ``sending`` rows included: the runner
             owns them); default: every parked status whose message now exists and is not ``sending``
+        :param bool conflict_later: a concurrent update met while applying them leaves them parked instead of
+            failing the transaction (the caller applies them again once it committed)
         """
         self.flush_model()
         self.env["whatsapp.message"].flush_model()
@@ -119,11 +121,20 @@ class WhatsAppStatusPending(models.Model):
         parked = self.sudo().browse(sorted(r[0] for r in self.env.cr.fetchall()))  # sudo: technical table
         if not parked:
             return
-        for account, group in parked.grouped("account_id").items():
+        if not conflict_later:
+            return parked._apply_parked()
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                parked._apply_parked()
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            self.env.invalidate_all()
+
+    def _apply_parked(self):
+        for account, group in self.grouped("account_id").items():
             self.env["whatsapp.message"]._apply_meta_statuses(
                 account, group.mapped("value"), own_sending=True
             )
-        parked.unlink()
+        self.unlink()
 
     @api.model
     def _apply_pending_after_commit(self, messages):

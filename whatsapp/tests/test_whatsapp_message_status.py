@@ -74,6 +74,8 @@ class TestWhatsAppMessageStatus(WhatsAppMessageCase):
         """The send's write of the wamid applies the statuses parked for it by a second UPDATE of the message,
         which PostgreSQL fails when a concurrent transaction committed its bulk send's progress since (the foreign
         key checked again): the send is written all the same, the statuses are applied once it commits."""
+        from psycopg2.errors import SerializationFailure
+
         from ..tools.sender import SendResult
 
         self._apply([("wamid.LATER", "delivered", None, None)])
@@ -81,10 +83,22 @@ class TestWhatsAppMessageStatus(WhatsAppMessageCase):
         batch = self.env["whatsapp.message"]._claim(self.account)
         self.registry.enter_test_mode(self.cr)  # the callback's own cursor shares the test transaction
         self.addCleanup(self.registry.leave_test_mode)
-        calls = self._conflicting_apply(conflicts=1)
-        batch._send_write([SendResult(message.id, response={"messages": [{"id": "wamid.LATER"}]})], {})
-        self.assertWAMessage(message, "sent", fields_values={"wamid": "wamid.LATER"})
-        self.env.cr.postcommit.run()  # the send's transaction commits
+        Message = type(self.env["whatsapp.message"])
+        apply_statuses, calls = Message._apply_meta_statuses, []
+
+        def conflicting(messages, *args, **kwargs):
+            calls.append(args)
+            if len(calls) == 1:  # the send's transaction: its UPDATE of the message fails
+                raise SerializationFailure("could not serialize access due to concurrent update")
+            return apply_statuses(messages, *args, **kwargs)
+
+        with patch.object(Message, "_apply_meta_statuses", conflicting):
+            batch._send_write([SendResult(message.id, response={"messages": [{"id": "wamid.LATER"}]})], {})
+            self.assertWAMessage(message, "sent", fields_values={"wamid": "wamid.LATER"})
+            self.assertTrue(
+                self.env["whatsapp.status.pending"].sudo().search([("wamid", "=", "wamid.LATER")])
+            )
+            self.env.cr.postcommit.run()  # the send's transaction commits
         self.assertEqual(len(calls), 2, "in the send's transaction, then in its own after the commit")
         self.assertWAMessage(message, "delivered")
         self.assertFalse(self.env["whatsapp.status.pending"].sudo().search([("wamid", "=", "wamid.LATER")]))
