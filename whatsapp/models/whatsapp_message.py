@@ -97,11 +97,12 @@ DEFAULTS = {
     "whatsapp.unknown_outcome_minutes": 60,
     "whatsapp.send_workers": 0,  # 0 = automatic (from the account's rate)
     # msg/s: the other runners are woken to help only when the caps of the accounts with more than a batch due
-    # add up to more than this. 0 (default): whenever a batch is full; on a saturated 2-core machine two runners
-    # send a campaign at 80 msg/s faster than one (the scheduler gives them two shares of the CPU: 10,000
-    # recipients in 149.6-149.7 s against 167.0-174.6 s, bench/campaign.py). One runner sends 400-500 msg/s: a
-    # value such as 200 keeps the other cron workers free for the status applier and other crons below it
-    "whatsapp.runner_help_above": 0,
+    # add up to more than this (0: whenever a batch is full). One runner sends 400-500 msg/s. Two runners were
+    # faster while the expansion held the sends back (each expanded in turn); with the expansion ahead, a campaign
+    # at 80 msg/s takes the same time with one runner or two (bench/campaign.py: 156.8 against 152.2-157.0 s), and
+    # two runners sending one number at once let 82 calls a second reach Meta (each process counts its own
+    # departures); one keeps the cap on arrival (80) and leaves the other cron worker to the status applier
+    "whatsapp.runner_help_above": 200,
 }
 
 #: retry "now": exponential backoff base and cap (seconds); "later": base and cap

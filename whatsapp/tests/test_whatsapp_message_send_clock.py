@@ -149,8 +149,9 @@ class TestWhatsAppSendAccountsTogether(WhatsAppMessageCase):
         return set(triggered) & set(self.env.ref("whatsapp.ir_cron_whatsapp_message_queue_runner").ids)
 
     def test_full_batch_wakes_the_other_runners(self):
-        """A claim that fills a batch means more is due: the other runner crons are triggered to help (by default
-        whatever the caps)."""
+        """A claim that fills a batch means more is due: the other runner crons are triggered to help (with
+        ``whatsapp.runner_help_above`` 0, whatever the caps)."""
+        self.env["ir.config_parameter"].sudo().set_param("whatsapp.runner_help_above", 0)
         self.account.write({"throughput_level": "high", "rate_limit": 80})
         self.assertTrue(self._triggered_runners())
 
@@ -158,7 +159,9 @@ class TestWhatsAppSendAccountsTogether(WhatsAppMessageCase):
         """With ``whatsapp.runner_help_above``, the others are woken only when the caps of the accounts with more
         than a batch due add up to more: below, one runner sends at the caps alone and the other cron workers stay
         free for the status applier and the other crons."""
-        self.env["ir.config_parameter"].sudo().set_param("whatsapp.runner_help_above", 200)
+        self.assertEqual(
+            self.env["whatsapp.message"]._param("whatsapp.runner_help_above"), 200, "the default"
+        )
         self.account.write({"throughput_level": "high", "rate_limit": 80})
         self.assertFalse(self._triggered_runners())
         self.account.write({"rate_limit": 300})
