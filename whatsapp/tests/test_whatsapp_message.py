@@ -75,9 +75,9 @@ class TestWhatsAppMessageQueue(WhatsAppMessageCase):
         Pending = type(self.env["whatsapp.status.pending"])
         real = Pending._apply_pending
 
-        def conflicting(records, messages=None):
+        def conflicting(records, messages=None, **kwargs):
             if messages is not None:  # the statuses parked for the messages just sent: not the housekeeping
-                return real(records, messages)
+                return real(records, messages, **kwargs)
             raise pg_errors.SerializationFailure("could not serialize access due to concurrent update")
 
         with self.mock_wa_send(), patch.object(Pending, "_apply_pending", conflicting):
