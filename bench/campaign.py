@@ -316,12 +316,12 @@ class Operator:
         values = self.call_kw("whatsapp.composer", "onchange", [[], {}, [], spec], {"context": context})[
             "value"
         ]
-        if (values.get("template_id") or {}).get("id") != template_id:  # the user picks the template
-            changed = self.call_kw(
-                "whatsapp.composer", "onchange", [[], dict(values, template_id=template_id), ["template_id"], spec],
-                {"context": context},
-            )["value"]  # fmt: skip
-            values.update(changed, template_id={"id": template_id})
+        composer_queue.choose_template(
+            lambda vals, names, spec: self.call_kw(
+                "whatsapp.composer", "onchange", [[], vals, names, spec], {"context": context}
+            ),
+            values, sent, spec, template_id,
+        )  # fmt: skip
         saved = self.call_kw(
             "whatsapp.composer", "web_save", [[], composer_queue.save_values(values, sent)],
             {"context": context, "specification": spec},

@@ -100,6 +100,20 @@ def form_spec(views, model_name):
     return spec, sent
 
 
+def choose_template(onchange, values, sent, spec, template_id):
+    """The user picks ``template_id`` in the opened composer (the database may hold other templates for the
+    model, listed first): ``values`` updated as the web client's onchange on ``template_id`` updates them.
+
+    :param onchange: ``(values, field names, spec) -> onchange's answer`` (in process or over RPC)
+    """
+    if (values.get("template_id") or {}).get("id") != template_id:
+        changed = onchange(
+            save_values(dict(values, template_id={"id": template_id}), sent), ["template_id"], spec
+        )
+        values.update(changed["value"], template_id={"id": template_id})
+    return values
+
+
 def save_values(values, sent):
     """What the web client sends on save for a new record: x2many as commands, many2one as ids."""
     result = {}
@@ -132,12 +146,7 @@ def main(argv=None):
             started = time.perf_counter()
             values = composer_model.onchange({}, [], spec)["value"]
             opened = time.perf_counter() - started
-            if (values.get("template_id") or {}).get("id") != template.id:
-                # the user picks the template (the database may hold others for contacts, listed first)
-                changed = composer_model.onchange(
-                    save_values(dict(values, template_id={"id": template.id}), sent), ["template_id"], spec
-                )["value"]
-                values.update(changed, template_id={"id": template.id})
+            choose_template(composer_model.onchange, values, sent, spec, template.id)
             openings.append(opened)
             # the click on Send: the web client saves the wizard (and reads it back), then runs the action
             user_env.invalidate_all()
