@@ -866,14 +866,16 @@ class WhatsAppMessage(models.Model):
                 now = time.monotonic()
                 # the other work, between two looks at the lanes: after the first (a run taking over from another
                 # sends at once), before the others (what it expands is claimed right after)
-                sliced = False  # a slice of a bulk send was expanded here and more is left
+                sliced = held = (
+                    False  # a slice expanded here and more left; the next job held by another worker
+                )
                 if fed and expanding and finished and ids is None:
                     if auto_commit:
                         self.env.cr.commit()  # a fresh snapshot: other runners expand the same jobs
                     progress = self.env["whatsapp.bulk.send"]._expand_queued(
                         account_ids=accounts.ids, auto_commit=auto_commit, deadline=0, chunk_size=EXPAND_SLICE
                     )
-                    expanding = not progress
+                    expanding, held = not progress, progress is None
                     # more to expand and less than AHEAD_SECONDS of sends queued: the next slice at once, not after
                     # a look's wait (a slice a look fell behind the sends it fed: the lanes ran dry after each one)
                     sliced = progress is False and self._queued_ahead(accounts, AHEAD_SECONDS)
@@ -932,7 +934,7 @@ class WhatsAppMessage(models.Model):
                     not finished or (not expanding and all(a.queue_paused or a.id in empty for a in accounts))
                 ):
                     return finished, not expanding
-                elif not owner and not sliced and expanding and finished and ids is None:
+                elif not owner and held:
                     time.sleep(WAIT_SECONDS)  # another worker expands the next job: look again in a moment
         finally:
             pool.close()
