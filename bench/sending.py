@@ -102,18 +102,21 @@ def child(args):
     from odoo.addons.whatsapp.tools import sender  # noqa: PLC0415
 
     grants, lane_of = [], {}
-    acquire = sender.SharedRateLimiter.acquire
+    method = (
+        "take" if hasattr(sender.SharedRateLimiter, "take") else "acquire"
+    )  # the pool's: "acquire" before
+    acquire = getattr(sender.SharedRateLimiter, method)
 
     def recording_add_lane(pool, key, *a, **kw):
         add_lane(pool, key, *a, **kw)
         lane_of[id(pool._lanes[key].limiter)] = key
 
     def recording_acquire(limiter):
-        granted = acquire(limiter)
-        grants.append((granted, lane_of.get(id(limiter))))
-        return granted
+        permit = acquire(limiter)
+        grants.append((permit[0] if isinstance(permit, tuple) else permit, lane_of.get(id(limiter))))
+        return permit
 
-    sender.SharedRateLimiter.acquire = recording_acquire
+    setattr(sender.SharedRateLimiter, method, recording_acquire)
     if hasattr(sender, "SenderPool"):
         add_lane = sender.SenderPool.add_lane
         sender.SenderPool.add_lane = recording_add_lane

@@ -221,6 +221,31 @@ def test_a_send_tells_the_sender_pool_when_it_left(meta, client):
     assert all(result.started < result.written < result.ended for result in results)
 
 
+def test_a_send_late_for_its_slot_writes_nothing(meta, client, monkeypatch):
+    """The pooled connections ask the sender pool before a call's first byte: a call whose slot passed meanwhile
+    (its thread waited for a core) is stopped there, nothing reaches Meta, and its job leaves with the next slot
+    on a new connection."""
+    meta.respond = lambda req: (200, {"messages": [{"id": "wamid.1"}]}, {})
+    take, taken = sender.SharedRateLimiter.take, []
+
+    def take_late_once(limiter):
+        granted, latest = take(limiter)
+        taken.append(granted)
+        return granted, latest - (1.0 if len(taken) == 2 else 0.0)  # the second call: its slot long passed
+
+    monkeypatch.setattr(sender.SharedRateLimiter, "take", take_late_once)
+    payload = {"to": "32470000000", "type": "text", "text": {"body": "x"}}
+    with sender.SenderPool() as pool:
+        pool.add_lane("a", client.send_message, rate=1000, workers=1)
+        pool.submit("a", [(i, payload) for i in range(3)])
+        results = [result for _lane, result in pool.take_results()]
+        given_up = pool.slots()["a"][2]
+    assert sorted(result.key for result in results) == [0, 1, 2]
+    assert all(result.response and not result.error for result in results)
+    assert len(taken) == 4 and given_up == 1
+    assert len(meta.requests) == 3, "the late call wrote nothing"
+
+
 # ------------------------------------------------------------------------------------------------
 # Request shape of every named operation
 # ------------------------------------------------------------------------------------------------

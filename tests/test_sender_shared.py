@@ -239,7 +239,9 @@ def test_pool_counts_the_slots_each_shared_lane_used_and_gave_up():
         for lane in ("shared", "alone"):
             pool.submit(lane, [(i, i) for i in range(12)])
         assert len(pool.take_results()) == 24
-        assert pool.slots() == {"shared": (22, 12, 10, 0.0)}, "the chunk given up, then 10 and 2 slots"
+        assert pool.slots() == {"shared": (22, 12, 10, 0.0), "alone": (12, 12, 0, 0.0)}, (
+            "the chunk given up, then 10 and 2 slots"
+        )
         pool.submit("shared", [(12, 12)])  # the lane ran out of jobs meanwhile: starved until now
         assert len(pool.take_results()) == 1
         reserved, granted, given_up, starved = pool.slots()["shared"]

@@ -99,9 +99,8 @@ DEFAULTS = {
     # msg/s: the other runners are woken to help only when the caps of the accounts with more than a batch due
     # add up to more than this (0: whenever a batch is full). One runner sends 400-500 msg/s. Two runners were
     # faster while the expansion held the sends back (each expanded in turn); with the expansion ahead, a campaign
-    # at 80 msg/s takes the same time with one runner or two (bench/campaign.py: 156.8 against 152.2-157.0 s), and
-    # two runners sending one number at once let 82 calls a second reach Meta (each process counts its own
-    # departures); one keeps the cap on arrival (80) and leaves the other cron worker to the status applier
+    # at 80 msg/s takes the same time with one runner or two (bench/campaign.py: 156.8 against 152.2-157.0 s): one
+    # runner leaves the other cron worker to the status applier
     "whatsapp.runner_help_above": 200,
 }
 

@@ -22,7 +22,7 @@ from requests.cookies import RequestsCookieJar
 
 from .graph_errors import LoopbackOnlyError, WhatsAppApiError, _mask
 from .meta_errors import as_int
-from .sender import call_written
+from .sender import call_writing
 
 # The client logs under one name, ``...tools.graph_api``: log handlers and tests' mute_logger target it.
 _logger = logging.getLogger(__name__.rpartition(".")[0] + ".graph_api")
@@ -93,13 +93,16 @@ _noting_classes = {}
 
 
 def _noting_writes(connection_class):
-    """``connection_class`` (a ``urllib3`` connection) telling the sender when a request's bytes are written
-    (:func:`~.sender.call_written`): the cap is counted as Meta counts it, on arrival, not at the call's slot."""
+    """``connection_class`` (a ``urllib3`` connection) asking the sender before a request's bytes are written
+    (:func:`~.sender.call_writing`): the cap is held as Meta counts it, on arrival, not at the call's slot. A call
+    too late for its slot raises there, nothing written (``urllib3`` closes the connection)."""
     if connection_class not in _noting_classes:
 
         def send(self, data):
+            if self.sock is None and self.auto_open:  # http.client connects on the first write: before asking
+                self.connect()
+            call_writing()
             super(noting, self).send(data)
-            call_written()
 
         noting = type(connection_class.__name__, (connection_class,), {"send": send})
         _noting_classes[connection_class] = _noting_classes[noting] = noting

@@ -7,30 +7,25 @@ the pool sends and collects :class:`SendResult` as they come, to write them per 
 Graph client and nothing else, so they never touch the ORM, the cursor or the environment. :func:`send_all` is
 one lane alone, waited for.
 
-Throughput is capped by :class:`RateLimiter`, which paces permits at the account's per-number rate
-(Meta: 80 messages/s by default, up to 1,000). It grants the i-th permit no earlier than
-``start + i / rate``: over any interval the number of calls started never exceeds the rate, even at start
-(no burst credit), and concurrency (several calls in flight) is what lets slow answers still reach it.
+Throughput is capped by :class:`SharedRateLimiter`, which paces calls at the account's per-number rate (Meta: 80
+messages/s by default, up to 1,000). The cap is per number, not per process: two cron workers, two Odoo servers or a
+composer send beside the cron share it. The limiter takes its slots from a clock every process shares (a GCRA row
+in PostgreSQL, :data:`RESERVE_SQL`; a lane without one paces alone on :func:`local_clock`): one short statement
+reserves a small chunk of slots (a quarter of a second of sends) and the threads of this process wait for each
+slot's time. A process that dies wastes at most its chunk. The shared clock's times are placed on this process's
+clock by an offset every reservation narrows (the statement ran between its sending and its answer): the
+uncertainty, taken from the tolerance, is that of the quickest recent round trip, not that of the last one.
 
-The cap is per number, not per process: two cron workers, two Odoo servers or a composer send beside the cron
-share it. With a ``reserve`` function, :class:`SharedRateLimiter` takes its slots from a clock every process
-shares (a GCRA row in PostgreSQL, :data:`RESERVE_SQL`): one short statement reserves a small chunk of slots
-(a quarter of a second of sends) and the threads of this process wait for each slot's time. A process that dies
-wastes at most its chunk. Slots are spaced ``(1 + tolerance) / rate`` apart and a call starting more than
-``tolerance`` after its slot gives the slot up: whatever the sleeping jitter, no window ``[t, t + 1)`` holds more
-than ``rate`` calls in total, across processes. The shared clock's times are placed on this process's clock by
-an offset every reservation narrows (the statement ran between its sending and its answer): the uncertainty,
-taken from the tolerance, is that of the quickest recent round trip, not that of the last one.
-
-A slot is when a call may start; Meta counts it when its bytes arrive. On a loaded machine a thread granted its slot
-may wait for a core before it writes: the calls would then bunch, and more than the cap arrive within a second.
-So each lane also holds a :class:`_Departures` window: a call is let go only if fewer than the cap have left (their
-first bytes written, as the transport tells by :func:`call_written`) or are about to leave within the last second.
+Slots are spaced ``(1 + tolerance) / rate`` apart and a call whose first bytes would leave more than ``tolerance``
+after its slot does not leave: whatever the delays, no window ``[t, t + 1)`` holds more than ``rate`` calls in total,
+across processes, counted as Meta counts them, on arrival. A thread waking up too late gives its slot up before it
+takes a job; a thread granted its slot may still wait for a core before it writes (a loaded machine), so the
+transport asks :func:`call_writing` just before a call's first bytes: too late, the call is stopped there (nothing
+sent), its slot given up and its job taken again with the next slot.
 
 This module imports nothing from Odoo so it can be unit-tested with pytest alone.
 """
 
-import bisect
 import collections
 import logging
 import math
@@ -67,57 +62,6 @@ def _quick_switches(on):
                 sys.setswitchinterval(_switch_saved)
 
 
-class RateLimiter:
-    """Thread-safe pacing limiter: permit ``i`` is granted at ``start + i / rate`` at the earliest.
-
-    :param rate: permits per second (> 0)
-    :param clock: monotonic clock (injectable for tests)
-    :param sleep: sleep function (injectable for tests)
-    """
-
-    def __init__(self, rate, clock=time.monotonic, sleep=time.sleep):
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.interval = 1.0 / rate
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._next = None
-        # times the last int(rate) permits were actually granted: a thread waking up late from its slot
-        # must not squeeze one more call into a 1-second window (pacing alone allows rate + 1 then)
-        self._granted = collections.deque(maxlen=max(1, int(rate)))
-
-    def acquire(self):
-        """Block until the next permit; return the (clock) time at which it was granted.
-
-        Permits are paced (slot ``i`` at ``start + i / rate``) and, whatever the sleeping jitter, never more
-        than ``int(rate)`` are granted in any window ``[t, t + 1)``.
-        """
-        with self._lock:
-            now = self._clock()
-            slot = now if self._next is None or self._next < now else self._next
-            self._next = slot + self.interval
-        wait = slot - self._clock()
-        while True:
-            if wait > 0:
-                self._sleep(wait)
-            with self._lock:
-                now = self._clock()
-                if len(self._granted) < self._granted.maxlen or self._granted[0] + 1.0 <= now:
-                    self._granted.append(now)
-                    return now
-                wait = self._granted[0] + 1.0 - now
-
-    def forgo(self):
-        """A permit granted was not used after all (it stays counted among the permits of its second)."""
-
-    def slow_down(self, seconds):
-        """Push every later permit back by ``seconds`` (e.g. after Meta's throughput error 130429)."""
-        with self._lock:
-            base = max(self._next or 0.0, self._clock())
-            self._next = base + seconds
-
-
 #: the shared clock: one row per account, its theoretical arrival time (GCRA), no foreign key so that reserving
 #: never waits on a lock of the account's row
 CLOCK_TABLE_SQL = """CREATE TABLE IF NOT EXISTS whatsapp_send_clock (
@@ -145,6 +89,22 @@ def reserve_slots(cursor, account_id, count, spacing, delay=0.0):
     cursor.execute(RESERVE_SQL, {"account": account_id, "span": span})
     tat, now = cursor.fetchone()
     return tat - count * spacing, now
+
+
+def local_clock(clock=time.monotonic):
+    """A clock for the limiter of one process alone (no database): the same GCRA as :data:`RESERVE_SQL`, in memory.
+
+    :return: ``reserve(count, spacing, delay=0.0)``, answering the seconds from now to the first slot
+    """
+    lock, tat = threading.Lock(), [None]
+
+    def reserve(count, spacing, delay=0.0):
+        with lock:
+            now = clock()
+            tat[0] = max(now if tat[0] is None else tat[0], now) + count * spacing + delay
+            return tat[0] - now - count * spacing
+
+    return reserve
 
 
 #: how fast two clocks may drift apart (seconds per second): NTP slews a clock by 500 ppm at most
@@ -225,8 +185,9 @@ class SharedRateLimiter:
         self._offset = (low, high, answered)
         return low, high
 
-    def acquire(self):
-        """Block until the next slot; return the (clock) time at which it was granted."""
+    def take(self):
+        """Block until the next slot; return ``(granted, latest)``: the (clock) time at which it was granted, and
+        the latest at which its call may leave (its slot and tolerance: see :func:`call_writing`)."""
         while True:
             with self._lock:
                 if not self._slots:
@@ -241,8 +202,12 @@ class SharedRateLimiter:
                 self._waiting -= 1
                 if now - slot <= tolerance:
                     self.granted += 1
-                    return now
+                    return now, slot + tolerance
                 self.given_up += 1  # woke up too late: this call would crowd the next second's window
+
+    def acquire(self):
+        """Block until the next slot; return the (clock) time at which it was granted."""
+        return self.take()[0]
 
     def forgo(self):
         """A slot granted was not used after all: given up."""
@@ -257,48 +222,22 @@ class SharedRateLimiter:
             self._reserve(0, self.spacing, seconds)
 
 
-#: the calls of this thread: what :func:`call_written` tells, set by the pool around a call
+#: the call of this thread: what :func:`call_writing` asks, set by the pool around a call
 _this_call = threading.local()
 
 
-def call_written():
-    """A send function's transport calls this when a call's first bytes are written: the pool counts the call
-    against the cap from then (its slot was earlier: the thread may have waited for a core in between). Without
-    it, a call counts from its slot. Outside a pool's call, nothing happens."""
+class SlotMissed(Exception):
+    """Raised by :func:`call_writing`: the call's slot has passed, its bytes must not leave (nothing was sent)."""
+
+
+def call_writing():
+    """A send function's transport calls this just before each write of a call: before the first one, if the
+    call's slot has passed (more than its tolerance ago: the thread waited for a core since), it raises
+    :class:`SlotMissed` and nothing may be written; the pool gives the slot up and takes the job again with the next
+    one. Without it, a call leaves when its slot was granted. Outside a pool's call, nothing happens."""
     note = getattr(_this_call, "note", None)
     if note is not None:
         note()
-
-
-class _Departures:
-    """The calls of one lane as they left (their first bytes written): whatever the delay between a call's slot
-    and its write, at most ``cap`` of them in any window ``[t, t + 1)``.
-
-    A call is let go at ``now`` if the calls written after ``now - 1`` and those let go but not written yet are
-    fewer than ``cap``: every call written within one second of this one was either written before it was let go
-    (and after ``now - 1``) or let go and not yet written, so counted then. A call not written a second after its
-    slot (a transport that does not tell, a host that takes that long to connect) no longer holds a place: it
-    counts from its slot, as the limiter paces it.
-    """
-
-    def __init__(self, cap):
-        self.cap = max(1, int(cap))
-        self.left = []  # write times after the last check's ``now - 1``, sorted
-        self.leaving = []  # the slots of the calls let go, not written yet
-
-    def wait(self, now, slot):
-        """Seconds before the call of ``slot`` may go (0: it may go now, and is counted as leaving)."""
-        del self.left[: bisect.bisect_right(self.left, now - 1.0)]
-        leaving = sum(1 for granted in self.leaving if granted > now - 1.0)
-        if len(self.left) + leaving < self.cap:
-            self.leaving.append(slot)
-            return 0.0
-        return max(self.left[0] + 1.0 - now, 1e-3) if self.left else 1.0 / self.cap
-
-    def written(self, at, slot):
-        """The call of ``slot`` let go was written at ``at``."""
-        self.leaving.remove(slot)
-        bisect.insort(self.left, at)
 
 
 @dataclass
@@ -310,7 +249,7 @@ class SendResult:
     error: Exception = None
     skipped: bool = False
     started: float = 0.0  #: when the rate limiter granted the call
-    written: float = 0.0  #: when its first bytes were written (:func:`call_written`; its grant if not told)
+    written: float = 0.0  #: when its first bytes were written (:func:`call_writing`; its grant if not told)
     ended: float = 0.0
 
 
@@ -335,7 +274,6 @@ class _Lane:
         self.key = key
         self.send = send
         self.limiter = limiter
-        self.departures = _Departures(rate)
         self.rate = rate
         self.workers = max(1, workers)
         self.latency = None  # seconds a call takes, running average (None: no call answered yet)
@@ -401,14 +339,14 @@ class SenderPool:
 
         :param rate: calls started per second at most
         :param workers: calls in flight at most for this lane (the pool grows its threads to the lanes' sum)
-        :param reserve: the shared clock of :class:`SharedRateLimiter` (without it: this pool only)
+        :param reserve: the shared clock of :class:`SharedRateLimiter` (without it: this process's,
+            :func:`local_clock`)
         :param stop_on: ``error -> bool``: True stops the lane (account-level error), its jobs left come back skipped
         :param on_rate_limited: ``error -> float``: seconds to push the lane's later permits back by
         """
-        if reserve is None:
-            limiter = RateLimiter(rate, clock=self._clock, sleep=self._sleep)
-        else:
-            limiter = SharedRateLimiter(rate, reserve, needed=0, clock=self._clock, sleep=self._sleep)
+        limiter = SharedRateLimiter(
+            rate, reserve or local_clock(self._clock), needed=0, clock=self._clock, sleep=self._sleep
+        )
         with self._lock:
             self._lanes[key] = _Lane(key, send, limiter, rate, workers, stop_on, on_rate_limited)
             self._order.append(key)
@@ -433,8 +371,7 @@ class SenderPool:
                 if lane.empty_since is not None:
                     lane.starved += self._clock() - lane.empty_since
                     lane.empty_since = None
-                if isinstance(lane.limiter, SharedRateLimiter):
-                    lane.limiter.needed = lane.submitted  # never reserve slots for jobs that do not exist
+                lane.limiter.needed = lane.submitted  # never reserve slots for jobs that do not exist
             self._work_cond.notify_all()
             self._result_cond.notify_all()
 
@@ -444,15 +381,14 @@ class SenderPool:
             return len(self._lanes[key].jobs) if key in self._lanes else 0
 
     def slots(self):
-        """``{lane key: (reserved, granted, given up, starved)}`` of the lanes on a shared clock: the slots they
-        reserved, those their calls used, those they gave up (a call waking up too late, a reservation too
-        uncertain), and the seconds the lane had no job ready between two submits (its runner late to prepare
-        more): the distance from the cap."""
+        """``{lane key: (reserved, granted, given up, starved)}``: the slots the lanes reserved, those their calls
+        used, those they gave up (a call waking up or writing too late, a reservation too uncertain), and the
+        seconds the lane had no job ready between two submits (its runner late to prepare more): the distance
+        from the cap."""
         with self._lock:
             return {
                 key: (lane.limiter.reserved, lane.limiter.granted, lane.limiter.given_up, lane.starved)
                 for key, lane in self._lanes.items()
-                if isinstance(lane.limiter, SharedRateLimiter)
             }
 
     def busy(self):
@@ -523,64 +459,66 @@ class SenderPool:
                     self._work_cond.wait()
                     lane = self._next_lane()
                 lane.tickets += 1
-            job = None
-            while True:
-                granted = lane.limiter.acquire()
-                with self._lock:
-                    # the job is taken once the permit is granted: jobs start in their order even when a thread
-                    # woke up too late for its slot and waits for another one
-                    if lane.stopped or not lane.jobs:
-                        lane.tickets -= 1
-                        break
-                    held = lane.departures.wait(self._clock(), granted)
-                    if not held:
-                        lane.tickets -= 1
-                        job = lane.jobs.popleft()
-                        lane.in_flight += 1
-                        if not lane.jobs:
-                            lane.empty_since = self._clock()
-                        break
-                # the lane's last calls left late and fill the window: this slot is given up (taken, the call
-                # would arrive within the same second as the cap's worth of calls before it)
-                lane.limiter.forgo()
-                self._sleep(held)
-                with self._lock:
-                    if lane.stopped:  # cancelled meanwhile: no slot taken for nothing
-                        lane.tickets -= 1
-                        break
-            if job is None:
-                continue
+            granted, latest = lane.limiter.take()
+            with self._lock:
+                lane.tickets -= 1
+                # the job is taken once the permit is granted: jobs start in their order even when a thread woke
+                # up too late for its slot and waited for another one
+                if lane.stopped or not lane.jobs:
+                    lane.limiter.forgo()
+                    continue
+                job = lane.jobs.popleft()
+                lane.in_flight += 1
+                if not lane.jobs:
+                    lane.empty_since = self._clock()
             job_key, payload = job
             result = SendResult(job_key, started=granted, written=granted)
             stop = False
             written = []
 
-            def note(written=written):
-                if not written:  # the call's first bytes: it counts as left from now, not when answered
-                    written.append(self._clock())
-                    with self._lock:
-                        lane.departures.written(written[0], granted)  # noqa: B023 - this call's, called in it
+            def note(written=written, latest=latest):
+                if (
+                    not written
+                ):  # before the call's first bytes: they leave within their slot's tolerance or not
+                    now = self._clock()
+                    if now > latest:
+                        written.append(None)
+                        raise SlotMissed
+                    written.append(now)
 
             _this_call.note = note
             try:
                 result.response = lane.send(payload)
             except Exception as error:  # noqa: BLE001 - every failure becomes a result, classified later
                 result.error = error
-                try:
-                    if lane.stop_on and lane.stop_on(error):
-                        stop = True
-                    elif lane.on_rate_limited and (delay := lane.on_rate_limited(error)):
-                        lane.limiter.slow_down(delay)
-                except Exception:  # noqa: BLE001 - a bug of a callback: the call's result and places still count
-                    _logger.exception("WhatsApp sender: handling the error of a call failed")
+                if written != [None]:
+                    try:
+                        if lane.stop_on and lane.stop_on(error):
+                            stop = True
+                        elif lane.on_rate_limited and (delay := lane.on_rate_limited(error)):
+                            lane.limiter.slow_down(delay)
+                    except Exception:  # noqa: BLE001 - a bug of a callback: the call's result and places still count
+                        _logger.exception("WhatsApp sender: handling the error of a call failed")
             finally:
                 _this_call.note = None
+            if written == [
+                None
+            ]:  # stopped before its first byte (whatever the send made of it): again, first
+                with self._lock:
+                    lane.limiter.forgo()
+                    lane.in_flight -= 1
+                    if lane.stopped:  # cancelled meanwhile
+                        self._results.append((lane.key, SendResult(job_key, skipped=True)))
+                        self._result_cond.notify()
+                    else:
+                        lane.jobs.appendleft(job)
+                        lane.empty_since = None
+                    self._work_cond.notify()
+                continue
             result.ended = self._clock()
             with self._lock:
                 if written:
                     result.written = written[0]
-                else:  # not told: counted from its slot
-                    lane.departures.written(granted, granted)
                 lane.in_flight -= 1
                 lane.answered(result.ended - granted)
                 self._results.append((lane.key, result))
