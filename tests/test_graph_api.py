@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import urllib3
 from _whatsapp_tools import graph_api, graph_transport, meta_errors, sender
 from _whatsapp_tools.graph_api import GraphClient
 from _whatsapp_tools.graph_errors import LoopbackOnlyError, WhatsAppApiError
@@ -244,6 +245,30 @@ def test_a_send_late_for_its_slot_writes_nothing(meta, client, monkeypatch):
     assert all(result.response and not result.error for result in results)
     assert len(taken) == 4 and given_up == 1
     assert len(meta.requests) == 3, "the late call wrote nothing"
+
+
+def test_a_request_and_its_body_leave_in_one_write():
+    """The sender asks before a call's first write: the body written apart could still leave late."""
+
+    class Socket:
+        def __init__(self):
+            self.writes = []
+
+        def sendall(self, data):
+            self.writes.append(bytes(data))
+
+    connection_class = graph_transport._noting_writes(urllib3.connection.HTTPConnection)
+    connection = connection_class("127.0.0.1", 9)
+    connection.sock = Socket()
+    connection.request("POST", "/v23.0/1/messages", body=b'{"to": "1"}', headers={"X-A": "b"})
+    [write] = connection.sock.writes
+    assert write.startswith(b"POST /v23.0/1/messages HTTP/1.1\r\n")
+    assert b"\r\nX-A: b\r\n" in write and write.endswith(b'\r\n\r\n{"to": "1"}')
+    connection = connection_class("127.0.0.1", 9)
+    connection.sock = Socket()
+    connection.request("GET", "/v23.0/1")
+    [write] = connection.sock.writes
+    assert write.startswith(b"GET /v23.0/1 HTTP/1.1\r\n") and write.endswith(b"\r\n\r\n")
 
 
 # ------------------------------------------------------------------------------------------------

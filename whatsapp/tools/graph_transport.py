@@ -95,7 +95,9 @@ _noting_classes = {}
 def _noting_writes(connection_class):
     """``connection_class`` (a ``urllib3`` connection) asking the sender before a request's bytes are written
     (:func:`~.sender.call_writing`): the cap is held as Meta counts it, on arrival, not at the call's slot. A call
-    too late for its slot raises there, nothing written (``urllib3`` closes the connection)."""
+    too late for its slot raises there, nothing written (``urllib3`` closes the connection). A request and its
+    body leave in one write: asked before it, the whole call leaves in time (``http.client`` writes the body
+    apart, and a thread waiting for a core in between would make it arrive late)."""
     if connection_class not in _noting_classes:
 
         def send(self, data):
@@ -104,7 +106,18 @@ def _noting_writes(connection_class):
             call_writing()
             super(noting, self).send(data)
 
-        noting = type(connection_class.__name__, (connection_class,), {"send": send})
+        def _send_output(self, message_body=None, encode_chunked=False):
+            if isinstance(message_body, bytes) and not encode_chunked:  # urllib3 1.x: http.client's request()
+                self._buffer.extend((b"", message_body))
+                message = b"\r\n".join(self._buffer)
+                del self._buffer[:]
+                self.send(message)
+            else:
+                super(noting, self)._send_output(message_body, encode_chunked)
+
+        noting = type(
+            connection_class.__name__, (connection_class,), {"send": send, "_send_output": _send_output}
+        )
         _noting_classes[connection_class] = _noting_classes[noting] = noting
     return _noting_classes[connection_class]
 
