@@ -4,7 +4,7 @@ A :class:`WhatsAppApiError` carries Meta's code, subcode, message and trace id, 
 ``meta_errors``' table. Callers import it from ``graph_api``.
 """
 
-from .meta_errors import as_int, classify, hint
+from .meta_errors import as_int, classify
 
 
 class WhatsAppApiError(Exception):
@@ -13,8 +13,8 @@ class WhatsAppApiError(Exception):
     Attributes: ``http_status`` (``None`` for network errors), ``code``, ``subcode``, ``title``,
     ``message``, ``fbtrace_id``, ``details`` (``error_data.details``), ``category`` (see
     ``meta_errors.CATEGORIES``), ``retry`` (``"now"``, ``"later"``, ``"never"``), ``retryable``
-    (bool), ``hint`` (short English advice) and ``error_type`` (e.g. ``OAuthException``).
-    None of them ever contains the access token.
+    (bool) and ``error_type`` (e.g. ``OAuthException``). None of them ever contains the access token. The
+    advice for a code is ``meta_errors.hint``, translated where it is shown.
     """
 
     def __init__(
@@ -46,7 +46,6 @@ class WhatsAppApiError(Exception):
         self.category = category or table_category
         self.retry = retry or (table_retry if category is None else ("now" if retryable else "never"))
         self.retryable = bool(retryable) if retryable is not None else self.retry != "never"
-        self.hint = hint(self.code, self.subcode)
         super().__init__(self.message)
 
     @classmethod
