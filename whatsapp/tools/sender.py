@@ -477,14 +477,13 @@ class SenderPool:
             written = []
 
             def note(written=written, latest=latest):
-                if (
-                    not written
-                ):  # before the call's first bytes: they leave within their slot's tolerance or not
+                # before the call's first bytes: they leave within their slot's tolerance or not at all; once
+                # missed, no write of this call may leave (a send trying again would send the job twice)
+                if not written:
                     now = self._clock()
-                    if now > latest:
-                        written.append(None)
-                        raise SlotMissed
-                    written.append(now)
+                    written.append(None if now > latest else now)
+                if written == [None]:
+                    raise SlotMissed
 
             _this_call.note = note
             try:
