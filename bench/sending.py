@@ -102,9 +102,8 @@ def child(args):
     from odoo.addons.whatsapp.tools import sender  # noqa: PLC0415
 
     grants, lane_of = [], {}
-    method = (
-        "take" if hasattr(sender.SharedRateLimiter, "take") else "acquire"
-    )  # the pool's: "acquire" before
+    # the limiter's method the pool calls ("acquire" on revisions before 36a8110, for --before comparisons)
+    method = "take" if hasattr(sender.SharedRateLimiter, "take") else "acquire"
     acquire = getattr(sender.SharedRateLimiter, method)
 
     def recording_add_lane(pool, key, *a, **kw):

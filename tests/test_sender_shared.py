@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from _whatsapp_tools.sender import SenderPool, SharedRateLimiter, reserve_slots, send_all
+from _whatsapp_tools.sender import SenderPool, SharedRateLimiter, local_clock, reserve_slots, send_all
 
 
 class FakeClock:
@@ -21,20 +21,16 @@ class FakeClock:
 
 
 class SharedClock:
-    """The database row: ``tat = max(tat, now) + span``; returns the seconds from now to the first slot."""
+    """The database row (``local_clock``: the same GCRA, ``tat = max(tat, now) + span``), its reservations
+    recorded; returns the seconds from now to the first slot."""
 
     def __init__(self, clock):
-        self.clock = clock
-        self.tat = None
-        self.lock = threading.Lock()
+        self._reserve = local_clock(clock)
         self.reservations = []
 
     def reserve(self, count, spacing, delay=0.0):
-        with self.lock:
-            now = self.clock()
-            self.tat = max(self.tat if self.tat is not None else now, now) + count * spacing + delay
-            self.reservations.append(count)
-            return self.tat - now - count * spacing
+        self.reservations.append(count)
+        return self._reserve(count, spacing, delay)
 
 
 def max_in_window(times):

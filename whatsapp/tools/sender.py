@@ -249,7 +249,7 @@ class SendResult:
     error: Exception = None
     skipped: bool = False
     started: float = 0.0  #: when the rate limiter granted the call
-    written: float = 0.0  #: when its first bytes were written (:func:`call_writing`; its grant if not told)
+    written: float = 0.0  #: when its first write was let go (:func:`call_writing`; its grant if not asked)
     ended: float = 0.0
 
 
@@ -490,19 +490,10 @@ class SenderPool:
                 result.response = lane.send(payload)
             except Exception as error:  # noqa: BLE001 - every failure becomes a result, classified later
                 result.error = error
-                if written != [None]:
-                    try:
-                        if lane.stop_on and lane.stop_on(error):
-                            stop = True
-                        elif lane.on_rate_limited and (delay := lane.on_rate_limited(error)):
-                            lane.limiter.slow_down(delay)
-                    except Exception:  # noqa: BLE001 - a bug of a callback: the call's result and places still count
-                        _logger.exception("WhatsApp sender: handling the error of a call failed")
             finally:
                 _this_call.note = None
-            if written == [
-                None
-            ]:  # stopped before its first byte (whatever the send made of it): again, first
+            result.ended = self._clock()
+            if written == [None]:  # stopped before its first byte, whatever the send made of it: again, first
                 with self._lock:
                     lane.limiter.forgo()
                     lane.in_flight -= 1
@@ -514,7 +505,14 @@ class SenderPool:
                         lane.empty_since = None
                     self._work_cond.notify()
                 continue
-            result.ended = self._clock()
+            if result.error is not None:
+                try:
+                    if lane.stop_on and lane.stop_on(result.error):
+                        stop = True
+                    elif lane.on_rate_limited and (delay := lane.on_rate_limited(result.error)):
+                        lane.limiter.slow_down(delay)
+                except Exception:  # noqa: BLE001 - a bug of a callback: the call's result and places still count
+                    _logger.exception("WhatsApp sender: handling the error of a call failed")
             with self._lock:
                 if written:
                     result.written = written[0]
